@@ -1,0 +1,12 @@
+"""repseg: RepVGG for semantic segmentation on the OpenMMLab stack.
+
+Importing repseg registers its models into mmsegmentation's registries
+(scope ``mmseg``) and makes mmengine load checkpoints safely under
+``torch.load(weights_only=True)`` (see ``repseg.checkpoint``).
+"""
+from . import checkpoint  # noqa: F401  (registers the safe loader)
+from .models import *  # noqa: F401,F403
+from .models.fusion import reparameterize_model
+
+__version__ = '0.1.0'
+__all__ = ['reparameterize_model']

@@ -1,0 +1,3 @@
+from .repvgg import DeployFormMismatch, RepVGG, RepVGGBlock
+
+__all__ = ['DeployFormMismatch', 'RepVGG', 'RepVGGBlock']
