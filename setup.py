@@ -33,6 +33,6 @@ setup(
     ],
     extras_require={
         'tests': ['pytest>=7'],
-        'onnx': ['onnx', 'onnxruntime'],
+        'onnx': ['onnx', 'onnxruntime', 'onnxscript'],
     },
 )

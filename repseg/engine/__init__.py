@@ -1,0 +1,3 @@
+from .loops import ReparamTestLoop, ReparamValLoop, fused_copy
+
+__all__ = ['ReparamTestLoop', 'ReparamValLoop', 'fused_copy']

@@ -1,0 +1,98 @@
+"""Config preparation shared by tools/train.py, tools/test.py and friends."""
+import os.path as osp
+import warnings
+
+import torch
+from mmengine.config import Config, DictAction  # noqa: F401  (re-export)
+
+
+def _replace_sync_bn(node):
+    """Turn every ``SyncBN`` norm config inside ``node`` into ``BN``."""
+    if isinstance(node, dict):
+        if node.get('type') == 'SyncBN':
+            node['type'] = 'BN'
+        for value in node.values():
+            _replace_sync_bn(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            _replace_sync_bn(value)
+
+
+def adapt_to_device(cfg: Config) -> None:
+    """Make a GPU-oriented config run on a machine without CUDA.
+
+    Distributed training then uses the gloo backend, and SyncBN becomes BN:
+    torch's SyncBatchNorm only synchronizes CUDA tensors. (mmengine itself
+    reverts SyncBN only for non-distributed runs.)
+    """
+    if torch.cuda.is_available():
+        return
+    cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
+    if cfg.get('launcher', 'none') == 'none':
+        return
+    # DDP over CPU modules takes no device_ids (mmengine passes LOCAL_RANK).
+    wrapper = cfg.get('model_wrapper_cfg') or dict(
+        type='MMDistributedDataParallel')
+    wrapper['device_ids'] = None
+    cfg.model_wrapper_cfg = wrapper
+    if 'SyncBN' in str(cfg.model):
+        warnings.warn('no CUDA: SyncBN layers are built as BN (per-process '
+                      'statistics) for CPU distributed training')
+        _replace_sync_bn(cfg.model)
+
+
+def init_cpu_process_group(cfg: Config) -> None:
+    """Start the gloo process group of a torchrun launch without CUDA.
+
+    mmengine's init_dist calls torch.cuda.set_device unconditionally, which
+    fails on a CPU-only torch; a group that already exists is used as is.
+    """
+    if (cfg.get('launcher', 'none') == 'pytorch'
+            and not torch.cuda.is_available()
+            and not torch.distributed.is_initialized()):
+        torch.distributed.init_process_group(backend='gloo')
+
+
+def iter_dataset_cfgs(cfg: Config):
+    """(dataloader name, dataset config) of every dataloader in ``cfg``."""
+    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg.get(name)
+        if loader and loader.get('dataset'):
+            yield name, loader['dataset']
+
+
+def check_pretrained(cfg: Config) -> None:
+    """Fail early, naming the path, when the backbone's pretrained checkpoint
+    is missing; warn when there is none (training from scratch)."""
+    backbone = cfg.model.get('backbone', {})
+    init_cfg = backbone.get('init_cfg')
+    if not init_cfg or init_cfg.get('type') != 'Pretrained':
+        warnings.warn('no pretrained checkpoint for the backbone '
+                      '(model.backbone.init_cfg): training from scratch')
+        return
+    checkpoint = init_cfg.get('checkpoint', '')
+    if '://' not in checkpoint and not osp.isfile(checkpoint):
+        raise FileNotFoundError(
+            f'pretrained backbone checkpoint {checkpoint!r} does not exist '
+            '(model.backbone.init_cfg.checkpoint). Pretrain it with '
+            'tools/train.py configs/imagenet/..., or convert a downloaded one '
+            'with tools/convert_checkpoint.py SRC ' + checkpoint + ', or train '
+            'from scratch with --cfg-options model.backbone.init_cfg=None')
+
+
+def check_datasets(cfg: Config, names=('train_dataloader', 'val_dataloader',
+                                       'test_dataloader')) -> None:
+    """Fail early, naming the path and the command that fixes it, when a
+    dataset the config uses is missing or not prepared."""
+    from ..datasets import check_cityscapes
+    for name, dataset in iter_dataset_cfgs(cfg):
+        if name not in names:
+            continue
+        if dataset.get('type') == 'CityscapesDataset':
+            img_dir = dataset.get('data_prefix', {}).get('img_path', '')
+            check_cityscapes(dataset.get('data_root', ''),
+                             splits=(osp.basename(img_dir.rstrip('/')), ))
+        elif dataset.get('data_root') and not osp.isdir(dataset.data_root):
+            raise FileNotFoundError(
+                f'{name}.dataset.data_root {dataset.data_root!r} does not '
+                'exist; see data/README.md')

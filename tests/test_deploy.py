@@ -1,0 +1,131 @@
+"""tools/deploy.py: fused checkpoint + config, verified; errors leave nothing."""
+import json
+
+import pytest
+import torch
+from conftest import write_tiny_seg_config
+from helpers import load_tool, max_rel_diff, randomize_bn
+from mmengine.config import Config
+from mmengine.model import revert_sync_batchnorm
+from mmengine.registry import init_default_scope
+from mmengine.runner.checkpoint import load_checkpoint
+from mmseg.registry import MODELS
+from torch import nn
+
+import repseg  # noqa: F401
+from repseg.deploy import deploy_model, fold_head
+
+deploy_tool = load_tool('deploy')
+
+
+def trained_checkpoint(config, path, seed=0):
+    """Save the config's model, with randomized BN statistics, as if trained."""
+    cfg = Config.fromfile(config)
+    init_default_scope('mmseg')
+    torch.manual_seed(seed)
+    model = randomize_bn(revert_sync_batchnorm(MODELS.build(cfg.model)), seed)
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
+    return model.eval()
+
+
+@pytest.mark.parametrize('norm', ['BN', 'SyncBN'])
+def test_round_trip_rebuilds_an_equal_fused_model(tmp_path, capsys, norm):
+    config = write_tiny_seg_config(tmp_path / 'tiny.py', tmp_path, norm=norm)
+    model = trained_checkpoint(config, tmp_path / 'trained.pth')
+    out_dir = tmp_path / 'deployed'
+    deploy_tool.main([str(config), str(tmp_path / 'trained.pth'),
+                      str(out_dir), '--shape', '64', '96'])
+    printed = capsys.readouterr().out
+    assert 'max |diff|' in printed and 'BN layers' in printed
+    assert sorted(p.name for p in out_dir.iterdir()) == [
+        'deploy.json', 'deploy.pth', 'deploy.py']
+    report = json.loads((out_dir / 'deploy.json').read_text())
+    assert report['max_rel_diff'] <= 1e-4
+    assert report['folded'] == {'decode_head': 5, 'auxiliary_head': 1}
+    assert report['after']['norms'] == 0
+    assert report['after']['params'] < report['before']['params']
+
+    cfg = Config.fromfile(out_dir / 'deploy.py')
+    assert cfg.model.backbone.deploy is True
+    assert cfg.model.decode_head.norm_cfg is None
+    assert 'init_cfg' not in cfg.model.backbone
+    fused = revert_sync_batchnorm(MODELS.build(cfg.model)).eval()
+    load_checkpoint(fused, str(out_dir / 'deploy.pth'), strict=True)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in fused.modules())
+    x = torch.randn(2, 3, 48, 80)
+    with torch.no_grad():
+        expected = model(x, mode='tensor')
+        assert max_rel_diff(fused(x, mode='tensor'), expected) <= 1e-5
+
+
+def test_head_folding_is_exact_and_only_for_batch_norm():
+    from mmcv.cnn import ConvModule
+    head = nn.Sequential(ConvModule(4, 8, 3, padding=1,
+                                    norm_cfg=dict(type='BN')),
+                         ConvModule(8, 8, 1, norm_cfg=dict(type='BN')))
+    randomize_bn(head).eval()
+    x = torch.randn(1, 4, 9, 7)
+    with torch.no_grad():
+        expected = head(x)
+        assert fold_head(head) == 2
+        assert max_rel_diff(head(x), expected) <= 1e-6
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in head.modules())
+    group_norm = nn.Sequential(ConvModule(4, 8, 3, norm_cfg=dict(
+        type='GN', num_groups=2)))
+    assert fold_head(group_norm) == 0
+
+
+def test_deploy_model_leaves_the_trained_model_alone(tmp_path):
+    config = write_tiny_seg_config(tmp_path / 'tiny.py', tmp_path)
+    model = trained_checkpoint(config, tmp_path / 'trained.pth')
+    fused, folded = deploy_model(model)
+    assert fused is not model and folded['decode_head'] == 5
+    assert any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
+
+
+def test_errors_leave_no_output(tmp_path):
+    config = write_tiny_seg_config(tmp_path / 'tiny.py', tmp_path)
+    trained_checkpoint(config, tmp_path / 'trained.pth')
+    out_dir = tmp_path / 'out'
+    deploy_tool.main([str(config), str(tmp_path / 'trained.pth'),
+                      str(out_dir), '--shape', '32', '64'])
+    # an already fused checkpoint
+    with pytest.raises(SystemExit, match='already fused'):
+        deploy_tool.main([str(config), str(out_dir / 'deploy.pth'),
+                          str(tmp_path / 'again')])
+    # a deploy config
+    with pytest.raises(SystemExit, match='already describes a fused model'):
+        deploy_tool.main([str(out_dir / 'deploy.py'),
+                          str(out_dir / 'deploy.pth'), str(tmp_path / 'x')])
+    # weights of another architecture
+    other = write_tiny_seg_config(tmp_path / 'other.py', tmp_path)
+    other.write_text(other.read_text().replace('(1, 1, 2, 1)', '(1, 2, 2, 1)'))
+    with pytest.raises(SystemExit, match='does not match'):
+        deploy_tool.main([str(other), str(tmp_path / 'trained.pth'),
+                          str(tmp_path / 'y')])
+    with pytest.raises(SystemExit, match='does not exist'):
+        deploy_tool.main([str(config), str(tmp_path / 'missing.pth'),
+                          str(tmp_path / 'z')])
+    leftovers = {p.name for p in tmp_path.iterdir()}
+    assert leftovers == {'tiny.py', 'other.py', 'trained.pth', 'out'}
+
+
+def test_onnx_export_matches_pytorch(tmp_path, capsys):
+    pytest.importorskip('onnxruntime')
+    config = write_tiny_seg_config(tmp_path / 'tiny.py', tmp_path)
+    trained_checkpoint(config, tmp_path / 'trained.pth')
+    out_dir = tmp_path / 'deployed'
+    deploy_tool.main([str(config), str(tmp_path / 'trained.pth'),
+                      str(out_dir), '--shape', '64', '96', '--onnx'])
+    assert 'ONNX Runtime vs trained' in capsys.readouterr().out
+    report = json.loads((out_dir / 'deploy.json').read_text())
+    assert report['onnx_max_rel_diff'] <= 1e-4
+
+    # PSPNet's pyramid pooling fixes the image size; the batch is dynamic.
+    assert report['onnx_dynamic_image_size'] is False
+    import onnxruntime
+    session = onnxruntime.InferenceSession(str(out_dir / 'deploy.onnx'))
+    for batch in (1, 3):
+        out = session.run(
+            None, {'input': torch.randn(batch, 3, 64, 96).numpy()})[0]
+        assert out.shape == (batch, 19, 4, 6)  # output stride 16

@@ -1,0 +1,176 @@
+"""tools/train.py, tools/test.py and tools/dist_train.sh on the tiny demo."""
+import copy
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import write_tiny_seg_config
+from helpers import load_tool
+
+from repseg.datasets import DatasetNotReadyError
+
+ROOT = Path(__file__).resolve().parents[1]
+train_tool = load_tool('train')
+test_tool = load_tool('test')
+
+
+def last_val_miou(work_dir):
+    """mIoU of the last validation, as the visualizer backend logged it."""
+    logs = list(Path(work_dir).glob('*/vis_data/scalars.json'))
+    records = [json.loads(line) for line in logs[0].read_text().splitlines()]
+    return [r for r in records if 'mIoU' in r][-1]['mIoU']
+
+
+def cityscapes_official_miou(pred_dir, data_root):
+    """Mean class IoU of cityscapesscripts' own evaluation, in percent."""
+    import cityscapesscripts.evaluation.evalPixelLevelSemanticLabeling as cs
+    gts = sorted(Path(data_root, 'gtFine/val').glob('*/*_gtFine_labelIds.png'))
+    preds = [str(Path(pred_dir, g.name.replace('gtFine_labelIds',
+                                                'leftImg8bit'))) for g in gts]
+    args = copy.copy(cs.args)
+    args.evalInstLevelScore = False
+    args.JSONOutput = False
+    args.quiet = True
+    result = cs.evaluateImgLists(preds, [str(g) for g in gts], args)
+    return 100 * result['averageScoreClasses']
+
+
+@pytest.fixture(scope='module')
+def trained(demo_cityscapes, tmp_path_factory):
+    """A tiny PSPNet trained for 4 iterations (validated at the end)."""
+    tmp = tmp_path_factory.mktemp('trained')
+    config = write_tiny_seg_config(tmp / 'tiny.py', demo_cityscapes)
+    work_dir = tmp / 'work'
+    train_tool.main([str(config), '--work-dir', str(work_dir)])
+    return config, work_dir
+
+
+def test_train_writes_checkpoints_and_validates_fused_model(trained, tmp_path):
+    config, work_dir = trained
+    assert (work_dir / 'iter_2.pth').is_file()
+    assert (work_dir / 'iter_4.pth').is_file()
+    checkpoint = torch.load(work_dir / 'iter_4.pth', weights_only=False)
+    assert 'branch_3x3' in ' '.join(checkpoint['state_dict'])  # multi-branch
+
+    report = tmp_path / 'fused.json'
+    test_tool.main([str(config), str(work_dir / 'iter_4.pth'),
+                    '--work-dir', str(tmp_path / 'test'),
+                    '--report', str(report)])
+    fused = json.loads(report.read_text())
+    assert fused['reparameterized'] is True
+    assert fused['mIoU'] == pytest.approx(last_val_miou(work_dir), abs=0.01)
+
+
+def test_test_tool_reports_outputs_and_agrees_with_cityscapesscripts(
+        trained, demo_cityscapes, tmp_path):
+    config, work_dir = trained
+    checkpoint = str(work_dir / 'iter_4.pth')
+    out, show = tmp_path / 'preds', tmp_path / 'show'
+    test_tool.main([config.as_posix(), checkpoint, '--work-dir',
+                    str(tmp_path / 'a'), '--report', str(tmp_path / 'a.json'),
+                    '--out', str(out), '--show-dir', str(show)])
+    test_tool.main([config.as_posix(), checkpoint, '--no-reparam',
+                    '--work-dir', str(tmp_path / 'b'),
+                    '--report', str(tmp_path / 'b.json')])
+    fused = json.loads((tmp_path / 'a.json').read_text())
+    unfused = json.loads((tmp_path / 'b.json').read_text())
+
+    assert {'mIoU', 'mAcc', 'aAcc', 'per_class', 'reparameterized', 'config',
+            'checkpoint'} <= set(fused)
+    assert len(fused['per_class']) == 19 and 'road' in fused['per_class']
+    assert unfused['reparameterized'] is False
+    assert fused['mIoU'] == pytest.approx(unfused['mIoU'], abs=0.01)
+    assert fused['checkpoint'] == os.path.abspath(checkpoint)
+
+    images = sorted(Path(demo_cityscapes, 'leftImg8bit/val').glob('*/*.png'))
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        p.name for p in images)
+    assert cityscapes_official_miou(out, demo_cityscapes) == pytest.approx(
+        fused['mIoU'], abs=0.01)
+    assert len(list(show.rglob('*.png'))) == len(images)
+    assert not list(tmp_path.glob('.*partial*'))
+
+
+def test_resume_after_kill(demo_cityscapes, tmp_path):
+    config = write_tiny_seg_config(tmp_path / 'long.py', demo_cityscapes,
+                                   max_iters=12, val_interval=100)
+    work_dir = tmp_path / 'work'
+    command = [sys.executable, str(ROOT / 'tools/train.py'), str(config),
+               '--work-dir', str(work_dir)]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not (work_dir / 'iter_2.pth').exists() and time.time() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert (work_dir / 'iter_2.pth').exists()
+    assert not (work_dir / 'iter_12.pth').exists()
+    assert not list(work_dir.glob('*.tmp*'))  # no half-written checkpoint
+
+    train_tool.main([str(config), '--work-dir', str(work_dir), '--resume'])
+    final = torch.load(work_dir / 'iter_12.pth', weights_only=False)
+    assert final['meta']['iter'] == 12
+    logs = ''.join(p.read_text() for p in work_dir.glob('*/*.log'))
+    assert 'resumed' in logs
+
+
+def test_two_process_data_parallel_training_on_cpu(demo_cityscapes, tmp_path):
+    config = write_tiny_seg_config(tmp_path / 'dist.py', demo_cityscapes,
+                                   max_iters=2, val_interval=2,
+                                   checkpoint_interval=2, norm='SyncBN')
+    env = dict(os.environ, PORT=str(29500 + os.getpid() % 1000),
+               OMP_NUM_THREADS='1')
+    result = subprocess.run(
+        ['bash', str(ROOT / 'tools/dist_train.sh'), str(config), '2',
+         '--work-dir', str(tmp_path / 'work')],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / 'work/iter_2.pth').is_file()
+    log = ''.join(p.read_text() for p in (tmp_path / 'work').glob('*/*.log'))
+    assert 'Distributed training: True' in log
+    assert 'GPU number: 2' in log  # mmengine's name for the world size
+    assert 'mIoU' in log
+
+
+def test_missing_dataset_fails_before_building_a_model(tmp_path, monkeypatch):
+    config = write_tiny_seg_config(tmp_path / 'c.py', tmp_path / 'nowhere')
+    monkeypatch.setattr(train_tool.Runner, 'from_cfg', lambda cfg: 1 / 0)
+    with pytest.raises(DatasetNotReadyError, match='make_demo_data.py'):
+        train_tool.main([str(config), '--work-dir', str(tmp_path / 'w')])
+
+
+def test_unconverted_dataset_names_the_converter(demo_cityscapes, tmp_path,
+                                                 monkeypatch):
+    import shutil
+    root = tmp_path / 'raw'
+    shutil.copytree(demo_cityscapes, root)
+    for label in root.glob('gtFine/*/*/*_labelTrainIds.png'):
+        label.unlink()
+    config = write_tiny_seg_config(tmp_path / 'c.py', root)
+    monkeypatch.setattr(train_tool.Runner, 'from_cfg', lambda cfg: 1 / 0)
+    with pytest.raises(DatasetNotReadyError, match='convert_cityscapes.py'):
+        train_tool.main([str(config), '--work-dir', str(tmp_path / 'w')])
+
+
+def test_pretrained_checkpoint_missing_or_absent(demo_cityscapes, tmp_path,
+                                                 monkeypatch):
+    config = write_tiny_seg_config(tmp_path / 'c.py', demo_cityscapes)
+    monkeypatch.setattr(train_tool.Runner, 'from_cfg', lambda cfg: 1 / 0)
+    missing = tmp_path / 'absent.pth'
+    pretrained = tmp_path / 'pretrained.py'
+    pretrained.write_text(
+        f"_base_ = {str(config)!r}\n"
+        "model = dict(backbone=dict(init_cfg=dict(_delete_=True, "
+        f"type='Pretrained', checkpoint={str(missing)!r})))\n")
+    with pytest.raises(FileNotFoundError, match='absent.pth'):
+        train_tool.main([str(pretrained), '--work-dir', str(tmp_path / 'w')])
+    with pytest.warns(UserWarning, match='from scratch'), \
+            pytest.raises(ZeroDivisionError):
+        train_tool.main([str(config), '--work-dir', str(tmp_path / 'w')])
