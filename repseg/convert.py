@@ -126,17 +126,16 @@ def infer_arch(state: Dict[str, Tensor]) -> str:
             blocks[stage] = max(blocks.get(stage, 0), index + 1)
     num_blocks = tuple(blocks[s] for s in sorted(blocks))
     widths, groups = [], {}
+    in_channels = _conv_weight(state, 'stem').shape[0]
     number = 1
     for stage, count in enumerate(num_blocks, 1):
         for i in range(count):
             weight = _conv_weight(state, f'stage_{stage}.{i}')
-            in_channels = (_conv_weight(state, 'stem').shape[0] if number == 1
-                           else previous_out)
             if weight.shape[1] != in_channels:
                 groups[number] = in_channels // weight.shape[1]
-            previous_out = weight.shape[0]
+            in_channels = weight.shape[0]
             number += 1
-        widths.append(previous_out)
+        widths.append(in_channels)
     has_se = any('.se_layer.' in k for k in state)
     for name, arch in RepVGG.arch_settings.items():
         expected = stage_widths(arch['width_factor'])

@@ -14,6 +14,8 @@ from conftest import write_tiny_seg_config
 from helpers import load_tool
 
 from repseg.datasets import DatasetNotReadyError
+from repseg.engine import loops
+from repseg.engine.loops import fused_copy
 
 ROOT = Path(__file__).resolve().parents[1]
 train_tool = load_tool('train')
@@ -43,16 +45,38 @@ def cityscapes_official_miou(pred_dir, data_root):
 
 @pytest.fixture(scope='module')
 def trained(demo_cityscapes, tmp_path_factory):
-    """A tiny PSPNet trained for 4 iterations (validated at the end)."""
+    """A tiny PSPNet trained for 4 iterations (validated at the end), and
+    the models validation ran on, with the number of val steps of each."""
     tmp = tmp_path_factory.mktemp('trained')
     config = write_tiny_seg_config(tmp / 'tiny.py', demo_cityscapes)
     work_dir = tmp / 'work'
-    train_tool.main([str(config), '--work-dir', str(work_dir)])
-    return config, work_dir
+    validated = []
+
+    def spy(model):
+        fused = fused_copy(model)
+        fused.val_steps, val_step = 0, fused.val_step
+
+        def counted_val_step(data):
+            fused.val_steps += 1
+            return val_step(data)
+
+        fused.val_step = counted_val_step
+        validated.append(fused)
+        return fused
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(loops, 'fused_copy', spy)
+        train_tool.main([str(config), '--work-dir', str(work_dir)])
+    return config, work_dir, validated
 
 
 def test_train_writes_checkpoints_and_validates_fused_model(trained, tmp_path):
-    config, work_dir = trained
+    config, work_dir, validated = trained
+    assert len(validated) == 1  # one validation, on a fused copy
+    assert validated[0].backbone.deploy
+    assert validated[0].val_steps == 3  # every val image
+    assert not any(isinstance(m, torch.nn.BatchNorm2d)
+                   for m in validated[0].backbone.modules())
     assert (work_dir / 'iter_2.pth').is_file()
     assert (work_dir / 'iter_4.pth').is_file()
     checkpoint = torch.load(work_dir / 'iter_4.pth', weights_only=False)
@@ -69,7 +93,7 @@ def test_train_writes_checkpoints_and_validates_fused_model(trained, tmp_path):
 
 def test_test_tool_reports_outputs_and_agrees_with_cityscapesscripts(
         trained, demo_cityscapes, tmp_path):
-    config, work_dir = trained
+    config, work_dir, _ = trained
     checkpoint = str(work_dir / 'iter_4.pth')
     out, show = tmp_path / 'preds', tmp_path / 'show'
     test_tool.main([config.as_posix(), checkpoint, '--work-dir',

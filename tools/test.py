@@ -16,12 +16,13 @@ import math
 import os
 import os.path as osp
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.dist import is_main_process
 from mmengine.runner import Runner
 
-from repseg.engine.config import (adapt_to_device, check_datasets,
-                                  init_cpu_process_group)
+from repseg.engine.config import (adapt_to_device, add_runner_args,
+                                  check_datasets, init_cpu_process_group,
+                                  load_config)
 from repseg.fileio import atomic_output
 
 
@@ -29,7 +30,6 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Evaluate a checkpoint')
     parser.add_argument('config', help='config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--work-dir', help='where the logs go')
     parser.add_argument('--no-reparam', action='store_true',
                         help='evaluate the multi-branch model as trained')
     parser.add_argument('--report', metavar='FILE.json',
@@ -38,14 +38,8 @@ def parse_args(argv=None):
                         'Cityscapes labelId PNGs into DIR')
     parser.add_argument('--show-dir', metavar='DIR',
                         help='write colour overlays of the predictions')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config entries, KEY=VALUE')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'],
-                        default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_runner_args(parser)
+    return parser.parse_args(argv)
 
 
 def _tmp_dir(path: str) -> str:
@@ -54,16 +48,9 @@ def _tmp_dir(path: str) -> str:
 
 
 def build_config(args) -> Config:
-    for what, path in (('config', args.config),
-                       ('checkpoint', args.checkpoint)):
-        if not osp.isfile(path):
-            raise SystemExit(f'test.py: {what} {path!r} does not exist')
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
-        'work_dirs', osp.splitext(osp.basename(args.config))[0])
+    if not osp.isfile(args.checkpoint):
+        raise SystemExit(f'checkpoint {args.checkpoint!r} does not exist')
+    cfg = load_config(args)
     cfg.load_from = args.checkpoint
     cfg.resume = False
     # Testing needs no training set (hooks asking for runner.iter would

@@ -1,9 +1,37 @@
 """Config preparation shared by tools/train.py, tools/test.py and friends."""
+import argparse
+import os
 import os.path as osp
 import warnings
 
 import torch
-from mmengine.config import Config, DictAction  # noqa: F401  (re-export)
+from mmengine.config import Config, DictAction
+
+
+def add_runner_args(parser: argparse.ArgumentParser) -> None:
+    """The options every Runner-based tool takes, as mmseg's tools do."""
+    parser.add_argument('--work-dir', help='where logs (and checkpoints) go '
+                        '(default: the config\'s work_dir, else '
+                        'work_dirs/<config name>)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config entries, KEY=VALUE')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'],
+                        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def load_config(args: argparse.Namespace) -> Config:
+    """``args.config`` with ``--cfg-options``, launcher and work dir set."""
+    if not osp.isfile(args.config):
+        raise SystemExit(f'config {args.config!r} does not exist')
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
+        'work_dirs', osp.splitext(osp.basename(args.config))[0])
+    return cfg
 
 
 def _replace_sync_bn(node):
