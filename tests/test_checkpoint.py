@@ -61,7 +61,10 @@ def make_runner(work_dir, max_epochs, resume=False):
         param_scheduler=dict(type='MultiStepLR', milestones=[1]),
         train_cfg=dict(by_epoch=True, max_epochs=max_epochs),
         default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1)),
-        resume=resume)
+        resume=resume,
+        # The runner sets the process-wide default scope: keep it mmseg's,
+        # as repseg's own configs do, for the tests that run after this one.
+        default_scope='mmseg')
 
 
 def test_runner_checkpoints_load_and_resume_under_weights_only(tmp_path):
