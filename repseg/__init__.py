@@ -5,8 +5,9 @@ Importing repseg registers its models into mmsegmentation's registries
 ``torch.load(weights_only=True)`` (see ``repseg.checkpoint``).
 """
 from . import checkpoint  # noqa: F401  (registers the safe loader)
+from . import datasets  # noqa: F401  (registers datasets and transforms)
 from . import engine  # noqa: F401  (registers the loops)
-from .evaluation.iou import PerClassIoUMetric  # noqa: F401
+from . import evaluation  # noqa: F401  (registers the metrics)
 from .models import *  # noqa: F401,F403
 from .models.fusion import reparameterize_model
 

@@ -1,0 +1,3 @@
+# RepVGG-A1 on ImageNet-1k, the paper's 120-epoch recipe (74.46 top-1).
+_base_ = './repvgg_a0_in1k.py'
+model = dict(backbone=dict(arch='A1'))

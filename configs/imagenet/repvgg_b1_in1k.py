@@ -1,0 +1,3 @@
+# RepVGG-B1 on ImageNet-1k, the paper's 120-epoch recipe (78.37 top-1).
+_base_ = './repvgg_a0_in1k.py'
+model = dict(backbone=dict(arch='B1'))

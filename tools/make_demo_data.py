@@ -1,0 +1,30 @@
+"""Draw repseg's built-in demo datasets (no download needed).
+
+    python tools/make_demo_data.py cityscapes data/demo_cityscapes [--seed S]
+    python tools/make_demo_data.py imagenet data/demo_imagenet [--seed S]
+
+cityscapes: procedurally generated street-like scenes in the exact
+Cityscapes layout (leftImg8bit PNGs; gtFine polygon JSON, labelIds and
+instanceIds PNGs); run tools/convert_cityscapes.py on it as on the real one.
+imagenet: a small ImageNet-style folder dataset (train/<class>/*.JPEG,
+val/<class>/*.JPEG) of procedurally generated, learnable classes.
+The output folder is written under a temporary name and renamed at the end.
+"""
+import argparse
+
+from repseg.demo import make_demo_cityscapes, make_demo_imagenet
+
+MAKERS = {'cityscapes': make_demo_cityscapes, 'imagenet': make_demo_imagenet}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('kind', choices=sorted(MAKERS))
+    parser.add_argument('out_dir', help='dataset root to create')
+    parser.add_argument('--seed', type=int, default=0)
+    args = parser.parse_args(argv)
+    MAKERS[args.kind](args.out_dir, seed=args.seed)
+
+
+if __name__ == '__main__':
+    main()
