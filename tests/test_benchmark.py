@@ -1,0 +1,303 @@
+"""tools/benchmark.py and repseg.benchmark / repseg.inference: rows, their
+interleaved timing, the output check, the exact rewrites, and errors."""
+import copy
+import json
+
+import pytest
+import torch
+from conftest import TINY_ARCH, write_tiny_seg_config
+from helpers import load_tool, max_rel_diff, randomize_bn
+from mmseg.models.backbones import ResNet
+from mmseg.models.decode_heads import PSPHead
+
+import repseg.benchmark as benchmark
+from repseg.benchmark import (BenchmarkError, Mode, OutputMismatch, Row,
+                              RowBuilder, build_rows, find_row,
+                              model_from_arch, parse_mode, summarize,
+                              time_rows)
+from repseg.inference import (FactorizedPSPHead, WinogradConv2d,
+                              factorize_psp_heads, find_conv_bn_pairs,
+                              fold_conv_bn_pairs, use_winograd)
+
+benchmark_tool = load_tool('benchmark')
+R18_DEMO = 'configs/demo/pspnet_r18_demo.py'
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models gain nothing from a second thread, and on a busy machine
+    every op of a two-thread pool waits for the slower thread."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope='module')
+def tiny_config(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp('benchmark')
+    return write_tiny_seg_config(tmp / 'tiny_pspnet.py', tmp)
+
+
+def tiny_builder(batch=2, size=(32, 32), **kwargs):
+    torch.manual_seed(0)
+    return RowBuilder(torch.randn(batch, 3, *size), **kwargs)
+
+
+# ---------------------------------------------------------------- modes
+
+
+@pytest.mark.parametrize('text, form, options, runtime, name', [
+    ('unfused', 'unfused', (), 'eager', 'unfused'),
+    ('fused+cl', 'fused', ('cl', ), 'eager', 'fused+cl'),
+    ('fused+jit+cl+wino', 'fused', ('wino', 'cl'), 'jit', 'fused+wino+cl+jit'),
+    ('onnx', 'fused', (), 'onnx', 'fused+onnx'),
+    ('unfused+psp+compile', 'unfused', ('psp', ), 'compile',
+     'unfused+psp+compile'),
+])
+def test_parse_mode(text, form, options, runtime, name):
+    mode = parse_mode(text)
+    assert (mode.form, mode.options, mode.runtime) == (form, options, runtime)
+    assert mode.name == name
+    assert parse_mode('fast').name == parse_mode(benchmark.FAST_MODE).name
+
+
+@pytest.mark.parametrize('text, message', [
+    ('fusd', "starts with 'fusd'"), ('fused+xla', 'unknown option'),
+    ('fused+jit+onnx', 'at most one runtime'), ('fused+cl+cl', 'repeated')])
+def test_parse_mode_errors(text, message):
+    with pytest.raises(BenchmarkError, match=message):
+        parse_mode(text)
+
+
+# --------------------------------------------------------------- timing
+
+
+def recording_rows(calls, count=3):
+    def runner(name):
+        return lambda: calls.append(name)
+    return [Row(f'm{i}', Mode('fused'), runner(f'm{i}'), 1)
+            for i in range(count)]
+
+
+def test_rows_are_timed_interleaved_from_a_rotating_start():
+    calls = []
+    rows = recording_rows(calls)
+    time_rows(rows, repeat=3, warmup=1)
+    # Each round runs every row once; round r starts at row r mod 3.
+    assert calls == ['m0', 'm1', 'm2', 'm1', 'm2', 'm0',
+                     'm2', 'm0', 'm1', 'm0', 'm1', 'm2']
+    assert all(len(row.times) == 3 for row in rows)
+    for row, seconds in zip(rows, (0.2, 0.1, 0.4)):
+        row.times = [seconds, seconds, 2 * seconds]
+        row.max_rel_diff = 0.0
+    names = [row.name for row in rows]
+    assert find_row(names, 'm1:fused') == 'm1:fused'
+    assert find_row(names, None) == 'm0:fused'
+    results = summarize(rows, 'm1:fused')
+    assert [r['speedup'] for r in results] == pytest.approx([0.5, 1, 0.25])
+    assert results[0]['images_per_s'] == pytest.approx(5)
+    assert results[0]['q1_ms'] <= results[0]['median_ms'] <= results[0][
+        'q3_ms'] <= results[0]['max_ms']
+    with pytest.raises(BenchmarkError, match='names 3 rows'):
+        find_row(names, 'fused')
+
+
+# ------------------------------------------------------------ the check
+
+
+def test_rows_match_the_fused_model_and_a_wrong_row_is_refused(monkeypatch):
+    spec = model_from_arch(dict(TINY_ARCH))
+    rows = build_rows([spec], ['unfused', 'fused', 'fused+cl'],
+                      tiny_builder())
+    assert [r.name for r in rows] == [
+        'RepVGG-custom:unfused', 'RepVGG-custom:fused',
+        'RepVGG-custom:fused+cl']
+    assert rows[1].max_rel_diff == 0
+    assert all(r.max_rel_diff <= 1e-5 for r in rows)
+    assert len(rows[0].run()) == 4  # the four stage outputs
+
+    def wrong_channels_last(model):  # a "fast path" that changes a weight
+        conv = next(m for m in model.modules()
+                    if isinstance(m, torch.nn.Conv2d))
+        conv.weight.data.mul_(1.01)
+        return model.to(memory_format=torch.channels_last)
+
+    monkeypatch.setattr(benchmark, 'to_channels_last', wrong_channels_last)
+    with pytest.raises(OutputMismatch, match='RepVGG-custom:fused[+]cl'):
+        build_rows([spec], ['fused', 'fused+cl'], tiny_builder())
+
+
+def test_a_wrong_fold_is_caught_against_the_unfused_model(monkeypatch):
+    spec = model_from_arch(dict(TINY_ARCH))
+
+    def wrong_deploy(model):
+        fused, folded = benchmark_deploy(model)
+        fused.stem.branch_reparam.bias.data.add_(1.0)
+        return fused, folded
+
+    benchmark_deploy = benchmark.deploy_model
+    monkeypatch.setattr(benchmark, 'deploy_model', wrong_deploy)
+    with pytest.raises(OutputMismatch, match='fused model differs'):
+        build_rows([spec], ['fused'], tiny_builder())
+
+
+# --------------------------------------------------- the exact rewrites
+
+
+@torch.no_grad()
+def test_fold_conv_bn_pairs_folds_resnet_by_data_flow():
+    model = randomize_bn(ResNet(18, strides=(1, 2, 2, 1),
+                                dilations=(1, 1, 1, 2)))
+    model.eval()  # mmseg's ResNet.train() returns None
+    x = torch.randn(1, 3, 64, 64)
+    expected = model(x)
+    pairs = find_conv_bn_pairs(model, lambda m: m(x[:, :, :32, :32]))
+    norms = [m for m in model.modules()
+             if isinstance(m, torch.nn.BatchNorm2d)]
+    assert len(pairs) == len(norms) == 20  # every BN of ResNet-18
+    assert ('conv1', 'bn1') in pairs
+    assert fold_conv_bn_pairs(model, lambda m: m(x[:, :, :32, :32])) == 20
+    assert not any(isinstance(m, torch.nn.BatchNorm2d)
+                   for m in model.modules())
+    for out, ref in zip(model(x), expected):
+        assert max_rel_diff(out, ref) <= 1e-5
+
+
+@pytest.mark.parametrize('align_corners', [False, True])
+@pytest.mark.parametrize('folded', [False, True])
+@torch.no_grad()
+def test_factorized_psp_head_is_the_same_function(align_corners, folded):
+    torch.manual_seed(0)
+    head = PSPHead(in_channels=32, channels=8, num_classes=5,
+                   norm_cfg=dict(type='BN'), align_corners=align_corners)
+    head = randomize_bn(head).eval()
+    if folded:
+        from repseg.deploy import fold_head
+        fold_head(head)
+    inputs = [torch.randn(2, 32, 13, 21)]  # sizes not divisible by the bins
+    expected = head(inputs)
+    factorized = FactorizedPSPHead(copy.deepcopy(head)).eval()
+    assert max_rel_diff(factorized(inputs), expected) <= 1e-5
+    # The 3x3 conv over the pyramid channels is gone.
+    assert factorized.context_conv.in_channels == 32
+    metas = [dict(img_shape=(26, 42))] * 2
+    assert factorized.predict(inputs, metas, None).shape == (2, 5, 26, 42)
+
+    holder = torch.nn.Module()
+    holder.decode_head = copy.deepcopy(head)
+    assert factorize_psp_heads(holder) == 1
+    assert isinstance(holder.decode_head, FactorizedPSPHead)
+
+
+@pytest.mark.parametrize('channels, groups, dilation, size', [
+    ((8, 8), 1, 1, (6, 10)), ((8, 16), 2, 1, (7, 9)),  # odd: cropped tiles
+    ((8, 8), 1, 2, (12, 8)), ((8, 8), 4, 4, (16, 16)),
+    ((6, 6), 1, 2, (7, 8)),  # dilation does not divide the size: direct
+    ((4, 4), 1, 1, (1, 1))])
+@torch.no_grad()
+def test_winograd_conv_is_the_same_function(channels, groups, dilation, size):
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(*channels, 3, padding=dilation, dilation=dilation,
+                           groups=groups)
+    x = torch.randn(2, channels[0], *size)
+    assert max_rel_diff(WinogradConv2d(conv)(x), conv(x)) <= 1e-5
+
+
+def test_use_winograd_takes_3x3_stride_1_size_preserving_convs_only():
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(4, 4, 3, padding=1),
+        torch.nn.Conv2d(4, 4, 3, padding=2, dilation=2, groups=2),
+        torch.nn.Conv2d(4, 4, 3, stride=2, padding=1),
+        torch.nn.Conv2d(4, 4, 1), torch.nn.Conv2d(4, 4, 3))
+    assert use_winograd(model) == 2
+    assert [type(m).__name__ for m in model] == [
+        'WinogradConv2d', 'WinogradConv2d', 'Conv2d', 'Conv2d', 'Conv2d']
+
+
+# ---------------------------------------------------------- the tool
+
+
+def test_tool_writes_the_json_with_a_baseline(tiny_config, tmp_path, capsys):
+    out = tmp_path / 'bench.json'
+    benchmark_tool.main([
+        str(tiny_config), '--shape', '64', '96', '--batch-size', '2',
+        '--modes', 'unfused', 'fused', 'fused+psp+wino+cl', '--baselines',
+        R18_DEMO, '--repeat', '3', '--warmup', '1', '--reference',
+        'tiny_pspnet:unfused', '--json', str(out)])
+    printed = capsys.readouterr().out
+    assert 'threads: ' in printed and 'speed-up' in printed
+    report = json.loads(out.read_text())
+    assert report['reference'] == 'tiny_pspnet:unfused'
+    assert report['environment']['input_shape'] == [2, 3, 64, 96]
+    assert report['environment']['threads'] == torch.get_num_threads()
+    names = [r['row'] for r in report['rows']]
+    assert names == [f'{model}:{mode}'
+                     for model in ('tiny_pspnet', 'pspnet_r18_demo')
+                     for mode in ('unfused', 'fused', 'fused+psp+wino+cl')]
+    for row in report['rows']:
+        assert row['repeats'] == 3 and len(row['latencies_ms']) == 3
+        assert row['median_ms'] > 0 and row['images_per_s'] > 0
+        assert 0 <= row['max_rel_diff'] <= 1e-4
+        assert row['peak_memory_mib'] is None or row['peak_memory_mib'] >= 0
+        assert row['row'] in printed
+    assert report['rows'][0]['speedup'] == 1.0
+    assert not list(tmp_path.glob('.bench.json.tmp*'))
+
+
+def test_tool_times_a_classifier_config(tmp_path):
+    config = tmp_path / 'tiny_cls.py'
+    config.write_text(
+        "model = dict(type='RepVGGClassifier', num_classes=10, backbone=dict("
+        f"type='RepVGG', arch={TINY_ARCH!r}, out_indices=(3, )))\n")
+    out = tmp_path / 'cls.json'
+    benchmark_tool.main([str(config), '--shape', '32', '32', '--modes',
+                         'fused', 'unfused', '--repeat', '2', '--json',
+                         str(out)])
+    rows = json.loads(out.read_text())['rows']
+    assert [r['mode'] for r in rows] == ['fused', 'unfused']
+
+
+def test_onnx_row(tiny_config):
+    pytest.importorskip('onnxruntime')
+    spec = benchmark.model_from_config(str(tiny_config))
+    rows = build_rows([spec], ['fused', 'onnx'],
+                      tiny_builder(batch=1, size=(64, 64)))
+    assert rows[1].name == 'tiny_pspnet:fused+onnx'
+    assert rows[1].max_rel_diff <= 1e-4
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['missing_config.py'], "config 'missing_config.py' does not exist"),
+    (['{config}', 'missing.pth'], "checkpoint 'missing.pth' does not exist"),
+    (['--arch', 'Z9'], "arch 'Z9' is not a RepVGG variant"),
+    (['{config}', '--baselines', 'mmseg::nowhere/none.py'],
+     "config 'mmseg::nowhere/none.py'"),
+    (['{config}', '--modes', 'fused', '--reference', 'nope'],
+     "--reference 'nope' names 0 rows"),
+    (['{config}', '--modes', 'fused+psp', '--reference', 'fused+psp',
+      '--baselines', '{r18}'], "--reference 'fused[+]psp' names 2 rows"),
+])
+def test_tool_errors_name_what_is_wrong(tiny_config, argv, message):
+    argv = [a.format(config=tiny_config, r18=R18_DEMO) for a in argv]
+    with pytest.raises(SystemExit, match=message):
+        benchmark_tool.main(argv + ['--shape', '64', '64'])
+
+
+def test_tool_rejects_bad_modes_and_forms(tiny_config, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        benchmark_tool.main([str(tiny_config), '--modes', 'fused+warp'])
+    assert exit_info.value.code == 2
+    assert ("argument --modes: mode 'fused+warp': unknown option"
+            in capsys.readouterr().err)
+    deployed = tmp_path / 'deployed.py'
+    deployed.write_text(f"_base_ = {str(tiny_config)!r}\n"
+                        "model = dict(backbone=dict(deploy=True))\n")
+    with pytest.raises(SystemExit, match='already fused'):
+        benchmark_tool.main([str(deployed), '--modes', 'unfused'])
+    with pytest.raises(SystemExit, match='no PSPHead'):
+        benchmark_tool.main(['--arch', 'A0', '--modes', 'fused+psp'])
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        benchmark_tool.main([])
+    assert 'give either CONFIG or --arch' in capsys.readouterr().err

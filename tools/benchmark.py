@@ -1,0 +1,192 @@
+"""Inference speed of a model's forms and runtimes, side by side.
+
+    python tools/benchmark.py CONFIG [CKPT] [--modes unfused fused ...]
+        [--baselines CONFIG ...] [--shape H W] [--batch-size N]
+        [--device cpu|cuda] [--repeat N] [--warmup N] [--fp16]
+        [--channels-last] [--threads N] [--reference ROW] [--json FILE]
+    python tools/benchmark.py --arch A0 [same options]
+
+Every model (CONFIG or the bare RepVGG backbone of --arch, then each
+--baselines config) runs in every mode of --modes, on one random input,
+timed interleaved so that noise on a shared machine hits all rows alike.
+A mode is FORM[+OPTION...]: FORM 'unfused' (multi-branch, as built) or
+'fused' (RepVGG blocks fused, every conv+BN folded, baselines included);
+options 'cl' (channels-last), 'psp' (PSP head bottleneck factorized, exact)
+and one runtime of 'jit' (TorchScript frozen), 'compile' (torch.compile,
+inductor with freezing), 'onnx' (ONNX Runtime, needs `pip install
+-e .[onnx]`). Aliases: jit, compile, onnx = fused+jit etc.; fast = the
+fastest CPU path found for this project's models (see repseg/benchmark.py).
+
+Weights are random unless CKPT is given (timing does not depend on them).
+A config whose backbone is already fused (deploy=True, tools/deploy.py
+output) is taken as it is, without the 'unfused' mode. Segmentors run
+``model(x, mode='tensor')`` (decode-head logits), classifiers give logits,
+--arch the four stage outputs. Before timing, every row is compared with
+the model's eager fused output, and one that differs by more than
+--tolerance (largest |diff| / largest |output|) stops the run.
+"""
+import argparse
+import json
+import platform
+import sys
+
+import torch
+
+from repseg.benchmark import (FP16_TOLERANCE, TOLERANCE, BenchmarkError,
+                              OutputMismatch, RowBuilder, build_rows,
+                              find_row, format_table, measure_cuda_memory,
+                              model_from_arch, model_from_config, parse_mode,
+                              row_names,
+                              summarize, time_rows)
+from repseg.fileio import atomic_output
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(
+            f'must be a positive integer, got {text!r}')
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(
+            f'must be a non-negative integer, got {text!r}')
+    return int(text)
+
+
+def mode_name(text: str) -> str:
+    try:
+        parse_mode(text)
+    except BenchmarkError as err:
+        raise argparse.ArgumentTypeError(str(err))
+    return text
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__.split('\n')[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split('\n', 1)[1])
+    parser.add_argument('config', nargs='?',
+                        help='segmentor or classifier config (a file, or '
+                        'e.g. mmseg::pspnet/...py)')
+    parser.add_argument('checkpoint', nargs='?',
+                        help='weights for CONFIG (default: random)')
+    parser.add_argument('--arch', help='benchmark the bare RepVGG backbone '
+                        'of this variant (e.g. A0) instead of a config')
+    parser.add_argument('--modes', nargs='+', type=mode_name,
+                        default=['unfused', 'fused'],
+                        help='modes to run each model in (default: unfused '
+                        'fused); e.g. fused+cl fused+jit onnx fast')
+    parser.add_argument('--baselines', nargs='+', default=[],
+                        metavar='CONFIG',
+                        help='more configs to run in the same modes, e.g. '
+                        'mmseg::pspnet/pspnet_r101-d8_4xb2-80k_cityscapes-'
+                        '512x1024.py')
+    parser.add_argument('--shape', nargs=2, type=positive_int,
+                        metavar=('H', 'W'),
+                        help='input size (default: 512 1024 for segmentors,'
+                        ' 224 224 otherwise)')
+    parser.add_argument('--batch-size', type=positive_int, default=1,
+                        help='images per call (default: 1)')
+    parser.add_argument('--device', choices=['cpu', 'cuda'], default='cpu')
+    parser.add_argument('--repeat', type=positive_int, default=10,
+                        help='timed calls per row (default: 10)')
+    parser.add_argument('--warmup', type=non_negative_int, default=2,
+                        help='untimed calls per row first (default: 2)')
+    parser.add_argument('--fp16', action='store_true',
+                        help='half precision (CUDA only); the default '
+                        f'tolerance becomes {FP16_TOLERANCE:g}')
+    parser.add_argument('--channels-last', action='store_true',
+                        help='add the cl option to every mode')
+    parser.add_argument('--threads', type=positive_int,
+                        help='CPU threads for torch and ONNX Runtime '
+                        '(default: torch\'s default)')
+    parser.add_argument('--tolerance', type=float,
+                        help=f'largest accepted output difference relative '
+                        f'to the largest output (default: {TOLERANCE:g})')
+    parser.add_argument('--reference', metavar='ROW',
+                        help='row the speed-ups are relative to, as '
+                        'LABEL:MODE or MODE (default: the first row)')
+    parser.add_argument('--json', metavar='FILE',
+                        help='also write the results to this JSON file')
+    args = parser.parse_args(argv)
+    if (args.config is None) == (args.arch is None):
+        parser.error('give either CONFIG or --arch')
+    if args.arch and args.checkpoint:
+        parser.error('CKPT goes with CONFIG, not with --arch')
+    return args
+
+
+def build_specs(args):
+    main = (model_from_arch(args.arch) if args.arch else
+            model_from_config(args.config, args.checkpoint))
+    return [main] + [model_from_config(path) for path in args.baselines]
+
+
+def environment(args, inputs) -> dict:
+    env = dict(device=args.device, input_shape=list(inputs.shape),
+               fp16=args.fp16, channels_last=args.channels_last,
+               torch=torch.__version__, python=platform.python_version(),
+               repeat=args.repeat, warmup=args.warmup)
+    if args.device == 'cpu':
+        env.update(threads=torch.get_num_threads(),
+                   processor=platform.processor() or platform.machine(),
+                   memory='peak RSS growth in the first call after '
+                   'building (resource.getrusage ru_maxrss, mark reset '
+                   'before the call)')
+    else:
+        env.update(gpu=torch.cuda.get_device_name(),
+                   memory='torch.cuda.max_memory_allocated growth per call')
+    return env
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.device == 'cuda':
+        if not torch.cuda.is_available():
+            sys.exit('benchmark.py: --device cuda but CUDA is not available')
+        # Let cuDNN pick the fastest algorithm for the fixed input shape.
+        torch.backends.cudnn.benchmark = True
+    tolerance = args.tolerance or (FP16_TOLERANCE if args.fp16 else TOLERANCE)
+    try:
+        specs = build_specs(args)
+        height, width = args.shape or specs[0].default_shape
+        torch.manual_seed(0)
+        inputs = torch.randn(args.batch_size, specs[0].in_channels, height,
+                             width)
+        builder = RowBuilder(inputs, args.device, args.fp16,
+                             args.channels_last)
+        # A wrong --reference fails now, not after minutes of preparation.
+        reference = find_row(row_names(specs, args.modes, builder),
+                             args.reference)
+        rows = build_rows(specs, args.modes, builder, tolerance)
+    except (BenchmarkError, OutputMismatch) as err:
+        sys.exit(f'benchmark.py: {err}')
+    env = environment(args, inputs)
+    print(', '.join(f'{k}: {v}' for k, v in env.items()))
+    print(f'timing {len(rows)} rows, {args.warmup} warm-up + '
+          f'{args.repeat} timed calls each, interleaved ...', flush=True)
+    time_rows(rows, args.repeat, args.warmup, args.device)
+    if args.device == 'cuda':
+        for row in rows:
+            row.peak_memory = measure_cuda_memory(row, args.device)
+    results = summarize(rows, reference)
+    print(format_table(results, reference))
+    if args.json:
+        with atomic_output(args.json) as tmp:
+            tmp.write_text(json.dumps(
+                dict(environment=env, reference=reference,
+                     tolerance=tolerance, rows=results), indent=2) + '\n')
+        print(f'wrote {args.json}')
+
+
+if __name__ == '__main__':
+    main()
