@@ -11,10 +11,7 @@ from mmengine.structures import BaseDataElement
 from mmseg.registry import MODELS
 from torch.nn.modules.batchnorm import _BatchNorm
 
-import repseg.datasets.imagenet  # noqa: F401  (registers until repseg does)
-import repseg.datasets.transforms  # noqa: F401
-import repseg.evaluation  # noqa: F401
-import repseg.models.classifier  # noqa: F401
+import repseg  # noqa: F401  (registers the classifier, data and metric)
 from repseg.demo.imagenet import make_demo_imagenet
 from repseg.models.backbones import RepVGG
 
@@ -24,6 +21,16 @@ PAPER_VARIANTS = {'A0', 'A1', 'A2', 'B0', 'B1', 'B1g2', 'B1g4', 'B2', 'B2g4',
                   'B3', 'B3g4'}
 LONG_RECIPE = {'B2g4', 'B3', 'B3g4'}  # 200 epochs, AutoAugment, LS, mixup
 DEMO = ROOT / 'configs/demo/repvgg_a0_demo_cls.py'
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """These inputs are tiny: one thread avoids OpenMP barrier waits, which
+    on a busy 2-core machine make two threads up to 20x slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def arch_of(path):
@@ -38,7 +45,8 @@ def test_every_paper_variant_has_a_config():
 
 def decay_of_each_parameter(model, optim_wrapper):
     decay = {id(p): g['weight_decay']
-             for g in optim_wrapper.optimizer.param_groups for p in g['params']}
+             for g in optim_wrapper.optimizer.param_groups
+             for p in g['params']}
     return {name: decay[id(p)] for name, p in model.named_parameters()}
 
 

@@ -45,9 +45,11 @@ def test_folder_layout(tmp_path):
     dataset = ImageNetDataset(data_root=str(tmp_path),
                               data_prefix=dict(img_path='train'))
     assert dataset.metainfo['classes'] == ('ant', 'cat', 'zebra')
-    labels = [dataset.get_data_info(i)['gt_label'] for i in range(len(dataset))]
+    labels = [dataset.get_data_info(i)['gt_label']
+              for i in range(len(dataset))]
     assert labels == [0, 1, 1, 1, 2, 2]
-    assert dataset.get_data_info(0)['img_path'].endswith('train/ant/ant_0.JPEG')
+    first = dataset.get_data_info(0)['img_path']
+    assert first.endswith('train/ant/ant_0.JPEG')
 
     fixed = ImageNetDataset(data_root=str(tmp_path),
                             data_prefix=dict(img_path='train'),

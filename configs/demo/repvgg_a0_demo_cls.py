@@ -1,8 +1,11 @@
 # RepVGG-A0 classification pretraining on the built-in demo dataset
 # (python tools/make_demo_data.py imagenet data/demo_imagenet: 10 classes,
-# 1000 training images of 80x80), 64x64 crops, on a 2-core CPU.
+# 600 training and 300 validation images of 80x80), 32x32 crops, on a 2-core
+# CPU: 570 iterations. Measured on a busy 2-core machine with
+# OMP_NUM_THREADS=1: 3 min 44 s, top-1 86.0% (chance 10%), top-5 99.3%.
 # Its last checkpoint, work_dirs/repvgg_a0_demo_cls/epoch_30.pth, initialises
-# the backbone of the segmentation demo (configs/demo/pspnet_repvgg_a0_demo.py).
+# the backbone of the segmentation demo
+# (configs/demo/pspnet_repvgg_a0_demo.py).
 _base_ = '../imagenet/repvgg_a0_in1k.py'
 data_root = 'data/demo_imagenet'
 work_dir = 'work_dirs/repvgg_a0_demo_cls'
@@ -21,7 +24,7 @@ train_pipeline = [
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
-    # 72 / 64 is ImageNet's 256 / 224 test ratio.
+    # 36 / 32, close to ImageNet's 256 / 224 test ratio.
     dict(type='ResizeShortestEdge', scale=36, max_size=1 << 16),
     dict(type='CenterCrop', crop_size=crop_size),
     dict(type='PackClsInputs'),

@@ -2,7 +2,8 @@
 from typing import List, Optional, Sequence
 
 from mmengine.dataset import BaseDataset
-from mmengine.fileio import exists, get_text, isdir, join_path, list_dir_or_file
+from mmengine.fileio import (exists, get_text, isdir, join_path,
+                             list_dir_or_file)
 from mmseg.registry import DATASETS
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif',

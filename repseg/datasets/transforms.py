@@ -74,7 +74,7 @@ class RandomResizedCrop(BaseTransform):
 
     @cache_randomness
     def sample_box(self, height: int, width: int) -> Tuple[int, int, int, int]:
-        """A random crop box (top, left, h, w) inside a height x width image."""
+        """A random crop box (top, left, h, w) in a height x width image."""
         log_ratios = np.log(self.aspect_ratio_range)
         for _ in range(self.max_attempts):
             area = np.random.uniform(*self.crop_ratio_range) * height * width

@@ -4,8 +4,8 @@ Each class is a shape or texture family drawn in its own hue (hues 36
 degrees apart). Every image jitters what does not define the class (hue by
 up to 20 degrees, so that neighbouring hues nearly meet and shape matters;
 saturation, size, position, rotation, background, noise), so a model must
-learn the family rather than memorize pixels. The layout is ImageNet's: ``train/<class>/*.JPEG``,
-``val/<class>/*.JPEG``.
+learn the family rather than memorize pixels. The layout is ImageNet's:
+``train/<class>/*.JPEG``, ``val/<class>/*.JPEG``.
 """
 import math
 from pathlib import Path

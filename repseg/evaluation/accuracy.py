@@ -42,7 +42,8 @@ class Accuracy(BaseMetric):
             if max(self.topk) > score.numel():
                 raise ValueError(
                     f'Accuracy: topk {self.topk} exceeds the {score.numel()} '
-                    'classes of pred_score; lower topk in the evaluator config')
+                    'classes of pred_score; lower topk in the evaluator '
+                    'config')
             label = int(sample['gt_label'])
             ranked = score.topk(max(self.topk)).indices
             self.results.append([bool((ranked[:k] == label).any())
