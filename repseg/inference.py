@@ -21,7 +21,6 @@ from typing import Callable, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
-from mmcv.cnn import ConvModule
 from mmseg.models.decode_heads import PSPHead
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
@@ -36,7 +35,8 @@ def _set_submodule(model: nn.Module, name: str, module: nn.Module) -> None:
 
 @torch.no_grad()
 def find_conv_bn_pairs(model: nn.Module,
-                       run: Callable[[nn.Module], object]) -> List[Tuple[str, str]]:
+                       run: Callable[[nn.Module], object]
+                       ) -> List[Tuple[str, str]]:
     """Names of the (conv, BN) pairs of ``model`` where the BN takes the
     conv's output tensor itself, seen during one call of ``run(model)``.
 
@@ -339,7 +339,8 @@ class WinogradConv2d(nn.Module):
         out_h, out_w = height - 2, width - 2
         # Whole tiles only: round the output size up, crop afterwards.
         tiles_h, tiles_w = -(-out_h // m), -(-out_w // m)
-        padded = F.pad(padded, (0, tiles_w * m - out_w, 0, tiles_h * m - out_h))
+        padded = F.pad(padded,
+                       (0, tiles_w * m - out_w, 0, tiles_h * m - out_h))
         rows = _combine(_strided_parts(padded, 2, tiles_h, size, m),
                         self.input_matrix)  # i, B, C, th, W'
         tiles = _combine(_strided_parts(rows, 4, tiles_w, size, m),
@@ -409,7 +410,8 @@ def to_channels_last(model: nn.Module) -> nn.Module:
 
 
 @torch.no_grad()
-def trace_and_freeze(module: nn.Module, inputs: Tensor) -> torch.jit.ScriptModule:
+def trace_and_freeze(module: nn.Module,
+                     inputs: Tensor) -> torch.jit.ScriptModule:
     """TorchScript of ``module`` (traced on ``inputs``, so for their shape),
     frozen (weights become constants) and optimized for inference: on CPU
     that prepacks conv weights for oneDNN and fuses conv with the ReLU (and

@@ -50,7 +50,8 @@ def tiny_builder(batch=2, size=(32, 32), **kwargs):
 @pytest.mark.parametrize('text, form, options, runtime, name', [
     ('unfused', 'unfused', (), 'eager', 'unfused'),
     ('fused+cl', 'fused', ('cl', ), 'eager', 'fused+cl'),
-    ('fused+jit+cl+wino', 'fused', ('wino', 'cl'), 'jit', 'fused+wino+cl+jit'),
+    ('fused+jit+cl+wino4', 'fused', ('wino4', 'cl'), 'jit',
+     'fused+wino4+cl+jit'),
     ('onnx', 'fused', (), 'onnx', 'fused+onnx'),
     ('unfused+psp+compile', 'unfused', ('psp', ), 'compile',
      'unfused+psp+compile'),
@@ -64,7 +65,8 @@ def test_parse_mode(text, form, options, runtime, name):
 
 @pytest.mark.parametrize('text, message', [
     ('fusd', "starts with 'fusd'"), ('fused+xla', 'unknown option'),
-    ('fused+jit+onnx', 'at most one runtime'), ('fused+cl+cl', 'repeated')])
+    ('fused+jit+onnx', 'at most one runtime'), ('fused+cl+cl', 'repeated'),
+    ('fused+wino2+wino4', 'not both')])
 def test_parse_mode_errors(text, message):
     with pytest.raises(BenchmarkError, match=message):
         parse_mode(text)
@@ -195,13 +197,15 @@ def test_factorized_psp_head_is_the_same_function(align_corners, folded):
     ((8, 8), 1, 2, (12, 8)), ((8, 8), 4, 4, (16, 16)),
     ((6, 6), 1, 2, (7, 8)),  # dilation does not divide the size: direct
     ((4, 4), 1, 1, (1, 1))])
+@pytest.mark.parametrize('tile', [2, 4])
 @torch.no_grad()
-def test_winograd_conv_is_the_same_function(channels, groups, dilation, size):
+def test_winograd_conv_is_the_same_function(channels, groups, dilation, size,
+                                            tile):
     torch.manual_seed(0)
     conv = torch.nn.Conv2d(*channels, 3, padding=dilation, dilation=dilation,
                            groups=groups)
     x = torch.randn(2, channels[0], *size)
-    assert max_rel_diff(WinogradConv2d(conv)(x), conv(x)) <= 1e-5
+    assert max_rel_diff(WinogradConv2d(conv, tile)(x), conv(x)) <= 1e-5
 
 
 def test_use_winograd_takes_3x3_stride_1_size_preserving_convs_only():
@@ -222,7 +226,7 @@ def test_tool_writes_the_json_with_a_baseline(tiny_config, tmp_path, capsys):
     out = tmp_path / 'bench.json'
     benchmark_tool.main([
         str(tiny_config), '--shape', '64', '96', '--batch-size', '2',
-        '--modes', 'unfused', 'fused', 'fused+psp+wino+cl', '--baselines',
+        '--modes', 'unfused', 'fused', 'fused+psp+wino2+cl', '--baselines',
         R18_DEMO, '--repeat', '3', '--warmup', '1', '--reference',
         'tiny_pspnet:unfused', '--json', str(out)])
     printed = capsys.readouterr().out
@@ -234,7 +238,7 @@ def test_tool_writes_the_json_with_a_baseline(tiny_config, tmp_path, capsys):
     names = [r['row'] for r in report['rows']]
     assert names == [f'{model}:{mode}'
                      for model in ('tiny_pspnet', 'pspnet_r18_demo')
-                     for mode in ('unfused', 'fused', 'fused+psp+wino+cl')]
+                     for mode in ('unfused', 'fused', 'fused+psp+wino2+cl')]
     for row in report['rows']:
         assert row['repeats'] == 3 and len(row['latencies_ms']) == 3
         assert row['median_ms'] > 0 and row['images_per_s'] > 0
@@ -295,8 +299,10 @@ def test_tool_rejects_bad_modes_and_forms(tiny_config, tmp_path, capsys):
                         "model = dict(backbone=dict(deploy=True))\n")
     with pytest.raises(SystemExit, match='already fused'):
         benchmark_tool.main([str(deployed), '--modes', 'unfused'])
-    with pytest.raises(SystemExit, match='no PSPHead'):
-        benchmark_tool.main(['--arch', 'A0', '--modes', 'fused+psp'])
+    with pytest.raises(SystemExit, match='--fp16 needs --device cuda'):
+        benchmark_tool.main(['--arch', 'A0', '--modes', 'fused', '--fp16'])
+    with pytest.raises(SystemExit, match='onnx runtime is benchmarked on the'):
+        benchmark_tool.main(['--arch', 'A0', '--modes', 'onnx', '--fp16'])
     capsys.readouterr()
     with pytest.raises(SystemExit):
         benchmark_tool.main([])

@@ -205,6 +205,18 @@ def test_config_errors(tmp_path):
         config_complexity(str(no_model))
 
 
+def test_config_of_an_installed_package():
+    """``pkg::path`` configs (mmseg's model zoo) are read as the benchmark
+    reads them, and a missing one is named."""
+    r18 = 'mmseg::pspnet/pspnet_r18-d8_4xb2-80k_cityscapes-512x1024.py'
+    report = config_complexity(r18, (64, 128))
+    assert report.name == r18 and report.excluded == ('auxiliary_head', )
+    # ResNet-18 V1c without its classifier: about 11.2 M parameters.
+    assert 11.0e6 < report.parts['backbone'].params < 11.3e6
+    with pytest.raises(ValueError, match='mmseg::pspnet/missing.py'):
+        config_complexity('mmseg::pspnet/missing.py')
+
+
 class ReadsValues(nn.Module):
     """Data-dependent code: cannot run on the meta device."""
 

@@ -74,3 +74,25 @@ def test_config_builds_and_trains_one_step(path):
         outputs = model.test_step(dict(inputs=data['inputs'],
                                        data_samples=samples))
     assert outputs[0].pred_sem_seg.data.shape == (1, 64, 96)
+
+
+def test_resnet_demo_baseline_is_sized_like_the_repvgg_demo():
+    """configs/demo/pspnet_r18_demo.py (the demo's timing baseline) shares
+    the RepVGG demo's data and schedule, and its logits come out at the same
+    output stride."""
+    repvgg = Config.fromfile(CONFIGS / 'demo/pspnet_repvgg_a0_demo.py')
+    resnet = Config.fromfile(CONFIGS / 'demo/pspnet_r18_demo.py')
+    for key in ('train_dataloader', 'val_dataloader', 'val_evaluator',
+                'optim_wrapper', 'param_scheduler', 'train_cfg', 'val_cfg'):
+        assert resnet[key] == repvgg[key], key
+    assert resnet.model.backbone.type == 'ResNetV1c'
+    assert resnet.model.backbone.depth == 18
+    init_default_scope('mmseg')
+    repvgg.model.backbone.pop('init_cfg')
+    inputs = torch.rand(1, 3, 128, 256)
+    shapes = []
+    for cfg in (repvgg, resnet):
+        model = revert_sync_batchnorm(MODELS.build(cfg.model)).eval()
+        with torch.no_grad():
+            shapes.append(model(inputs, mode='tensor').shape)
+    assert shapes == [(1, 19, 8, 16)] * 2

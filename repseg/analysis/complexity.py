@@ -62,12 +62,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
-from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 from torch.nn.modules.conv import _ConvNd
 
+from ..engine.config import read_config
 from ..models.backbones import RepVGG
 from ..models.classifier import RepVGGClassifier
 from ..models.fusion import reparameterize_model
@@ -439,12 +439,7 @@ def config_complexity(config,
     name = 'config'
     if isinstance(config, (str, os.PathLike)):
         name = str(config)
-        try:
-            config = Config.fromfile(name)
-        except FileNotFoundError as err:
-            raise ValueError(f'config file {name!r} not found') from err
-        except (OSError, SyntaxError) as err:
-            raise ValueError(f'cannot read config {name!r}: {err}') from err
+        config = read_config(name)
     if 'model' not in config:
         raise ValueError(f'config {name!r} has no "model" key')
     init_default_scope(config.get('default_scope', 'mmseg'))

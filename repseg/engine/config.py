@@ -20,6 +20,25 @@ def add_runner_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 
+def read_config(path: str) -> Config:
+    """A config file, or a config of an installed OpenMMLab package
+    (``mmseg::pspnet/pspnet_r101-d8_4xb2-80k_cityscapes-512x1024.py``);
+    ``ValueError`` naming ``path`` when it cannot be found or read."""
+    if '::' in path:
+        from mmengine.hub import get_config
+        try:
+            return get_config(path)
+        except Exception as err:  # mmengine raises several kinds
+            raise ValueError(f'config {path!r}: cannot be found or read '
+                             f'({type(err).__name__}: {err})') from err
+    if not osp.isfile(path):
+        raise ValueError(f'config {path!r} does not exist')
+    try:
+        return Config.fromfile(path)
+    except (OSError, SyntaxError) as err:
+        raise ValueError(f'cannot read config {path!r}: {err}') from err
+
+
 def load_config(args: argparse.Namespace) -> Config:
     """``args.config`` with ``--cfg-options``, launcher and work dir set."""
     if not osp.isfile(args.config):

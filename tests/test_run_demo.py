@@ -1,0 +1,150 @@
+"""tools/run_demo.py --quick end to end, run as a user runs it (a
+subprocess), then run again to check that it reuses the finished steps.
+
+The quick run takes about two minutes on 2 cores (plus about 30 s the first
+time, when it makes the demo datasets in data/).
+"""
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+STEP_COUNT = 9  # 3 data steps, 2 trainings, deploy, 2 tests, benchmark
+
+
+def run_demo(*args, timeout=900):
+    """``python tools/run_demo.py ARGS`` from the repository root; returns
+    the completed process (output captured) and its wall time."""
+    start = time.monotonic()
+    command = [sys.executable, 'tools/run_demo.py', *map(str, args)]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True,
+                          timeout=timeout)
+    return done, time.monotonic() - start
+
+
+def assert_succeeded(done):
+    assert done.returncode == 0, (
+        f'run_demo.py exited with {done.returncode}\n--- stdout (end)\n'
+        f'{done.stdout[-4000:]}\n--- stderr (end)\n{done.stderr[-4000:]}')
+
+
+@pytest.fixture(scope='module')
+def quick_demo(tmp_path_factory):
+    """A quick demo run, and a second run on the same work dir."""
+    work_dir = tmp_path_factory.mktemp('run_demo') / 'demo'
+    first, _ = run_demo('--quick', '--work-dir', work_dir)
+    assert_succeeded(first)
+    second, second_seconds = run_demo('--quick', '--work-dir', work_dir)
+    return dict(work_dir=work_dir, first=first, second=second,
+                second_seconds=second_seconds,
+                report=json.loads((work_dir / 'report.json').read_text()),
+                markdown=(work_dir / 'report.md').read_text())
+
+
+def test_report_is_written_and_announced(quick_demo):
+    work_dir = quick_demo['work_dir']
+    assert (work_dir / 'report.md').is_file()
+    assert (work_dir / 'report.json').is_file()
+    assert f"report: {work_dir / 'report.md'}" in quick_demo['first'].stdout
+    assert quick_demo['report']['quick'] is True
+    # Every step ran the first time, each as a tool's own command line.
+    for tool in ('train.py', 'deploy.py', 'test.py', 'benchmark.py'):
+        assert f'python tools/{tool}' in quick_demo['first'].stdout
+
+
+def test_fused_and_multibranch_miou_agree(quick_demo):
+    work_dir, report = quick_demo['work_dir'], quick_demo['report']
+    fused = json.loads((work_dir / 'test_fused.json').read_text())
+    multi = json.loads((work_dir / 'test_multibranch.json').read_text())
+    assert fused['reparameterized'] is True
+    assert multi['reparameterized'] is False
+    assert abs(fused['mIoU'] - multi['mIoU']) <= 0.01
+    accuracy = report['accuracy']
+    assert accuracy['agree'] is True
+    assert accuracy['fused']['mIoU'] == fused['mIoU']
+    assert accuracy['multi_branch']['mIoU'] == multi['mIoU']
+    assert 'They agree' in quick_demo['markdown']
+    assert len(report['per_class_iou']) == 19
+
+
+def test_equivalence_figure(quick_demo):
+    equivalence = quick_demo['report']['equivalence']
+    assert 0 <= equivalence['max_rel_diff'] <= 1e-4
+    assert equivalence['after']['norms'] == 0
+    assert equivalence['after']['params'] < equivalence['before']['params']
+    assert f"{equivalence['max_abs_diff']:.2e}" in quick_demo['markdown']
+
+
+def test_benchmark_rows(quick_demo):
+    rows = quick_demo['report']['benchmark']['rows']
+    # The RepVGG model and the ResNet-18 baseline, each unfused and fused.
+    assert {(row['name'], row['mode']) for row in rows} == {
+        (name, mode) for name in ('pspnet_repvgg_a0_demo', 'pspnet_r18_demo')
+        for mode in ('unfused', 'fused')}
+    for row in rows:
+        assert row['latency_ms'] > 0 and row['images_per_s'] > 0
+        assert f"| {row['name']} | {row['mode']} |" in quick_demo['markdown']
+
+
+def test_plots_and_samples(quick_demo):
+    work_dir = quick_demo['work_dir']
+    for name in ('speed_vs_accuracy.png', 'training_curves.png',
+                 'samples.png'):
+        image = cv2.imread(str(work_dir / name))
+        assert image is not None and image.shape[0] > 100, name
+        assert f'({name})' in quick_demo['markdown']
+    # Three rows of input | ground truth | prediction, 512x256 each.
+    samples = cv2.imread(str(work_dir / 'samples.png'))
+    assert samples.shape[1] > 3 * 512 and samples.shape[0] > 3 * 256
+    assert len(quick_demo['report']['samples']) == 3
+    training = quick_demo['report']['training']
+    assert training['segmentation']['loss']
+    assert training['segmentation']['val_miou'][-1][0] == 4
+    assert training['classification']['loss']
+
+
+def test_second_run_skips_finished_steps(quick_demo):
+    second = quick_demo['second']
+    assert_succeeded(second)
+    assert second.stdout.count('[run_demo] skip (done):') == STEP_COUNT
+    assert 'python tools/train.py' not in second.stdout
+    # Only the report is rebuilt: no training, no evaluation.
+    assert quick_demo['second_seconds'] < 60
+
+
+def test_failed_step_names_command_and_status(tmp_path):
+    """A checkpoint that is not one: the trainings count as done (their
+    outputs exist), and deploy fails; run_demo names the step, the
+    command and its exit status."""
+    work_dir = tmp_path / 'demo'
+    for path in ('repvgg_a0_demo_cls/epoch_1.pth',
+                 'pspnet_repvgg_a0_demo/iter_4.pth'):
+        (work_dir / path).parent.mkdir(parents=True)
+        (work_dir / path).write_text('not a checkpoint')
+    done, _ = run_demo('--quick', '--work-dir', work_dir)
+    assert done.returncode != 0
+    assert ("step 'fuse the trained model (deploy)' failed: `python "
+            'tools/deploy.py configs/demo/pspnet_repvgg_a0_demo.py'
+            ) in done.stderr
+    assert 'exited with status 1' in done.stderr
+    assert not (work_dir / 'report.md').exists()
+
+
+def test_refuses_to_clear_or_mix_work_dirs(tmp_path):
+    stranger = tmp_path / 'not_a_demo'
+    stranger.mkdir()
+    (stranger / 'keep.txt').write_text('mine')
+    done, _ = run_demo('--quick', '--restart', '--work-dir', stranger)
+    assert done.returncode != 0 and 'clears only work dirs' in done.stderr
+    assert (stranger / 'keep.txt').read_text() == 'mine'
+
+    full = tmp_path / 'full'
+    full.mkdir()
+    (full / '.run_demo.json').write_text(json.dumps(dict(quick=False)))
+    done, _ = run_demo('--quick', '--work-dir', full)
+    assert done.returncode != 0 and 'holds a full demo run' in done.stderr
