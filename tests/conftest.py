@@ -9,6 +9,16 @@ torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 TINY_ARCH = dict(num_blocks=(1, 1, 2, 1), width_factor=(0.25, 0.25, 0.25, 0.5))
 
 
+@pytest.fixture
+def one_thread():
+    """These inputs are tiny: one thread avoids OpenMP barrier waits, which
+    on a busy 2-core machine make two threads up to 20x slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope='session')
 def demo_cityscapes(tmp_path_factory):
     """A tiny converted Cityscapes-format demo: 4 train + 3 val scenes."""

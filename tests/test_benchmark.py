@@ -23,14 +23,8 @@ benchmark_tool = load_tool('benchmark')
 R18_DEMO = 'configs/demo/pspnet_r18_demo.py'
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models gain nothing from a second thread, and on a busy machine
-    every op of a two-thread pool waits for the slower thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# Tiny models: one thread (see conftest.one_thread).
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 @pytest.fixture(scope='module')

@@ -21,14 +21,8 @@ PREPROCESSOR = dict(type='ImgDataPreprocessor', mean=[123.675, 116.28, 103.53],
                     std=[58.395, 57.12, 57.375], bgr_to_rgb=True)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """These inputs are tiny: one thread avoids OpenMP barrier waits, which
-    on a busy 2-core machine make two threads up to 20x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# Tiny inputs: one thread (see conftest.one_thread).
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 def build_a0(num_classes=5, **kwargs):

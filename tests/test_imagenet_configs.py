@@ -23,14 +23,8 @@ LONG_RECIPE = {'B2g4', 'B3', 'B3g4'}  # 200 epochs, AutoAugment, LS, mixup
 DEMO = ROOT / 'configs/demo/repvgg_a0_demo_cls.py'
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """These inputs are tiny: one thread avoids OpenMP barrier waits, which
-    on a busy 2-core machine make two threads up to 20x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# Tiny inputs: one thread (see conftest.one_thread).
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 def arch_of(path):

@@ -39,25 +39,8 @@ from repseg.benchmark import (FP16_TOLERANCE, TOLERANCE, BenchmarkError,
                               model_from_arch, model_from_config, parse_mode,
                               row_names,
                               summarize, time_rows)
+from repseg.engine.config import non_negative_int, positive_int
 from repseg.fileio import atomic_output
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise argparse.ArgumentTypeError(
-            f'must be a positive integer, got {text!r}')
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(
-            f'must be a non-negative integer, got {text!r}')
-    return int(text)
 
 
 def mode_name(text: str) -> str:

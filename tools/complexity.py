@@ -20,19 +20,9 @@ from repseg.analysis.complexity import (CLASSIFIER_SHAPE, check_arch,
                                         classifier_complexity,
                                         config_complexity, format_paper_table,
                                         format_report)
+from repseg.engine.config import positive_int
 from repseg.fileio import atomic_output
 from repseg.models.backbones import RepVGG
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise argparse.ArgumentTypeError(
-            f'must be a positive integer, got {text!r}')
-    return value
 
 
 def parse_args(argv=None):

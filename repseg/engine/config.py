@@ -20,6 +20,26 @@ def add_runner_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 
+def positive_int(text: str) -> int:
+    """argparse type: an integer > 0 (``--shape``, ``--batch-size`` ...)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(
+            f'must be a positive integer, got {text!r}')
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0 (``--warmup``)."""
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(
+            f'must be a non-negative integer, got {text!r}')
+    return int(text)
+
+
 def read_config(path: str) -> Config:
     """A config file, or a config of an installed OpenMMLab package
     (``mmseg::pspnet/pspnet_r101-d8_4xb2-80k_cityscapes-512x1024.py``);
