@@ -42,14 +42,16 @@ from mmengine.runner.checkpoint import load_checkpoint
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from .deploy import deploy_model
-from .engine.config import read_config
-from .inference import (OnnxRuntimeModule, export_onnx, factorize_psp_heads,
+from .deploy import (TOLERANCE, OutputMismatch, deploy_model,
+                     relative_difference)
+from .engine.config import (CLASSIFIER_SHAPE, default_input_shape,
+                            read_config)
+from .inference import (OnnxRuntimeModule, TensorForward, export_onnx,
+                        factorize_psp_heads,
                         fold_conv_bn_pairs, to_channels_last,
                         trace_and_freeze, use_winograd)
 
-TOLERANCE = 1e-4  # largest |difference| / largest |output|, fp32
-FP16_TOLERANCE = 1e-2  # the same in half precision (fp16 has ~3 digits)
+FP16_TOLERANCE = 1e-2  # TOLERANCE in half precision (fp16 has ~3 digits)
 
 FORMS = ('unfused', 'fused')
 REWRITES = ('psp', 'wino2', 'wino4', 'cl')
@@ -62,10 +64,6 @@ ALIASES = {'jit': 'fused+jit', 'compile': 'fused+compile',
 
 class BenchmarkError(ValueError):
     """Bad input to the benchmark (a mode, a model, a row name)."""
-
-
-class OutputMismatch(RuntimeError):
-    """A row computes something else than the model's eager fused form."""
 
 
 # --------------------------------------------------------------- modes
@@ -114,22 +112,6 @@ def parse_mode(text: str) -> Mode:
 # --------------------------------------------------------------- models
 
 
-class TensorForward(nn.Module):
-    """The inference call of any benchmarked model as tensor -> tuple of
-    tensors: ``model(x, mode='tensor')`` for segmentors (decode-head logits)
-    and classifiers (logits), ``model(x)`` for a bare backbone."""
-
-    def __init__(self, model: nn.Module, kind: str):
-        super().__init__()
-        self.model = model
-        self.kind = kind
-
-    def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
-        out = self.model(x) if self.kind == 'backbone' else self.model(
-            x, mode='tensor')
-        return tuple(out) if isinstance(out, (list, tuple)) else (out, )
-
-
 @dataclass
 class ModelSpec:
     """One model to benchmark in every mode.
@@ -152,7 +134,7 @@ class ModelSpec:
     already_fused: bool = False
 
     def forward(self, model: nn.Module) -> TensorForward:
-        return TensorForward(model, self.kind)
+        return TensorForward(model, bare_backbone=self.kind == 'backbone')
 
 
 @torch.no_grad()
@@ -217,7 +199,7 @@ def model_from_config(path: str, checkpoint: Optional[str] = None,
         label=_config_label(path),
         model=model,
         kind='classifier' if is_classifier else 'segmentor',
-        default_shape=(224, 224) if is_classifier else (512, 1024),
+        default_shape=default_input_shape(cfg.model),
         in_channels=cfg.model.backbone.get('in_channels', 3),
         already_fused=bool(cfg.model.backbone.get('deploy', False)))
 
@@ -232,7 +214,7 @@ def model_from_arch(arch, seed: int = 0) -> ModelSpec:
     torch.manual_seed(seed)
     model = randomize_bn_statistics(RepVGG(arch).eval(), seed)
     label = f'RepVGG-{arch}' if isinstance(arch, str) else 'RepVGG-custom'
-    return ModelSpec(label, model, 'backbone', (224, 224))
+    return ModelSpec(label, model, 'backbone', CLASSIFIER_SHAPE)
 
 
 # ---------------------------------------------------------------- rows
@@ -266,23 +248,6 @@ def fused_form(spec: ModelSpec, sample: Tensor) -> nn.Module:
     forward = spec.forward(fused)
     fold_conv_bn_pairs(fused, lambda model: forward(sample))
     return fused.eval()
-
-
-def relative_difference(outputs: Sequence[Tensor],
-                        references: Sequence[Tensor]) -> float:
-    """Largest |difference| over largest |reference|, over all outputs."""
-    if len(outputs) != len(references):
-        raise OutputMismatch(f'{len(outputs)} outputs instead of '
-                             f'{len(references)}')
-    worst = 0.0
-    for out, ref in zip(outputs, references):
-        if out.shape != ref.shape:
-            raise OutputMismatch(f'output of shape {tuple(out.shape)} '
-                                 f'instead of {tuple(ref.shape)}')
-        out, ref = out.detach().float().cpu(), ref.detach().float().cpu()
-        scale = ref.abs().max().clamp_min(1e-12)
-        worst = max(worst, ((out - ref).abs().max() / scale).item())
-    return worst
 
 
 class RowBuilder:

@@ -5,7 +5,7 @@ folds the conv+BN pairs of the heads (``fold_conv_bn``); ``deploy_config``
 describes the same model so that it can be rebuilt from a config alone.
 """
 import copy
-from typing import Dict, List, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import torch
 from mmcv.cnn import ConvModule
@@ -16,6 +16,30 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from .models.fusion import fold_conv_bn, reparameterize_model
 
 HEAD_KEYS = ('decode_head', 'auxiliary_head', 'neck')
+# Largest |difference| / largest |output| accepted between a model and its
+# fused or exported form, in fp32 (tools/deploy.py, tools/benchmark.py).
+TOLERANCE = 1e-4
+
+
+class OutputMismatch(RuntimeError):
+    """A fused or exported form computes something else than the model."""
+
+
+def relative_difference(outputs: Sequence[torch.Tensor],
+                        references: Sequence[torch.Tensor]) -> float:
+    """Largest |difference| over largest |reference|, over all outputs."""
+    if len(outputs) != len(references):
+        raise OutputMismatch(f'{len(outputs)} outputs instead of '
+                             f'{len(references)}')
+    worst = 0.0
+    for out, ref in zip(outputs, references):
+        if out.shape != ref.shape:
+            raise OutputMismatch(f'output of shape {tuple(out.shape)} '
+                                 f'instead of {tuple(ref.shape)}')
+        out, ref = out.detach().float().cpu(), ref.detach().float().cpu()
+        scale = ref.abs().max().clamp_min(1e-12)
+        worst = max(worst, ((out - ref).abs().max() / scale).item())
+    return worst
 
 
 def _foldable_conv_modules(module: nn.Module) -> List[ConvModule]:

@@ -17,7 +17,7 @@ import io
 import logging
 import os.path as osp
 import warnings
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -403,6 +403,22 @@ def use_winograd(model: nn.Module, tile: int = 2) -> int:
     return len(names)
 
 
+class TensorForward(nn.Module):
+    """The inference call of a model as tensor -> tuple of tensors:
+    ``model(x, mode='tensor')`` for segmentors (decode-head logits) and
+    classifiers (logits), ``model(x)`` for a bare backbone."""
+
+    def __init__(self, model: nn.Module, bare_backbone: bool = False):
+        super().__init__()
+        self.model = model
+        self.bare_backbone = bare_backbone
+
+    def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
+        out = self.model(x) if self.bare_backbone else self.model(
+            x, mode='tensor')
+        return tuple(out) if isinstance(out, (list, tuple)) else (out, )
+
+
 def to_channels_last(model: nn.Module) -> nn.Module:
     """``model`` with 4-D weights in channels-last memory format (in place):
     oneDNN then runs convs on NHWC data without reordering them."""
@@ -450,9 +466,11 @@ class OnnxRuntimeModule:
         return tuple(torch.from_numpy(out) for out in outputs)
 
 
-def export_onnx(module: nn.Module, inputs: Tensor, path: str) -> str:
-    """Export ``module`` (a tensor -> tensor(s) module) for ``inputs``' shape
-    with torch.export (opset 18), as ``tools/deploy.py`` does."""
+def export_onnx(module: nn.Module, inputs: Tensor, path: str,
+                dynamic_dims: Optional[Dict[int, object]] = None) -> str:
+    """Export ``module`` (a tensor -> tensor(s) module) with torch.export
+    (opset 18), for ``inputs``' shape, or with ``dynamic_dims`` (input dim
+    -> ``torch.export.Dim``) left free."""
     # The exporter reports its progress on stdout and warns about ops of
     # packages that are not installed (torchvision): keep the table clean.
     registration = logging.getLogger(
@@ -463,9 +481,11 @@ def export_onnx(module: nn.Module, inputs: Tensor, path: str) -> str:
         with contextlib.redirect_stdout(io.StringIO()), \
                 warnings.catch_warnings():
             warnings.simplefilter('ignore')
-            torch.onnx.export(module.eval(), (inputs, ), path,
-                              opset_version=18, dynamo=True,
-                              input_names=['input'], verbose=False)
+            torch.onnx.export(
+                module.eval(), (inputs, ), path, opset_version=18,
+                dynamo=True, input_names=['input'], verbose=False,
+                dynamic_shapes=None if dynamic_dims is None else
+                (dynamic_dims, ))
     finally:
         registration.setLevel(level)
     if not osp.isfile(path):

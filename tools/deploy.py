@@ -24,11 +24,12 @@ from mmengine.registry import init_default_scope
 from mmengine.runner.checkpoint import load_checkpoint
 from mmseg.registry import MODELS
 
-from repseg.deploy import count_layers, deploy_config, deploy_model
+from repseg.deploy import (TOLERANCE, count_layers, deploy_config,
+                           deploy_model, relative_difference)
+from repseg.engine.config import default_input_shape
 from repseg.fileio import atomic_output
+from repseg.inference import OnnxRuntimeModule, TensorForward, export_onnx
 from repseg.models.backbones import DeployFormMismatch
-
-TOLERANCE = 1e-4  # largest |difference| / largest |output|
 
 
 def parse_args(argv=None):
@@ -69,17 +70,9 @@ def load_trained(cfg: Config, checkpoint: str) -> torch.nn.Module:
 
 
 def forward(model, inputs):
+    """The model's inference outputs (a tuple of tensors)."""
     with torch.no_grad():
-        out = model(inputs, mode='tensor')
-    return out[0] if isinstance(out, (list, tuple)) else out
-
-
-def relative_difference(a, b) -> float:
-    return ((a - b).abs().max() / b.abs().max().clamp_min(1e-12)).item()
-
-
-def default_shape(cfg: Config):
-    return (224, 224) if 'Classifier' in cfg.model.type else (512, 1024)
+        return TensorForward(model)(inputs)
 
 
 def spatial_size_is_dynamic(model) -> bool:
@@ -91,40 +84,22 @@ def spatial_size_is_dynamic(model) -> bool:
         for m in model.modules() if isinstance(m, torch.nn.AdaptiveAvgPool2d))
 
 
-class TensorForward(torch.nn.Module):
-    """``model(x, mode='tensor')`` as a plain one-tensor module to export."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
-
-    def forward(self, x):
-        out = self.model(x, mode='tensor')
-        return out[0] if isinstance(out, (list, tuple)) else out
-
-
-def export_onnx(model, inputs, path) -> bool:
-    """Export with torch.export (opset 18): dynamic batch, and dynamic image
-    size where the model allows it; returns whether the size is dynamic."""
+def export_dynamic_onnx(model, inputs, path) -> bool:
+    """Export with dynamic batch, and dynamic image size where the model
+    allows it; returns whether the size is dynamic."""
     import onnxruntime  # noqa: F401  (fail before exporting if missing)
     from torch.export import Dim
     dynamic_size = spatial_size_is_dynamic(model)
     dims = {0: Dim.AUTO, 2: Dim.AUTO, 3: Dim.AUTO} if dynamic_size else {
         0: Dim.AUTO}
-    torch.onnx.export(
-        TensorForward(model), (inputs, ), str(path), opset_version=18,
-        dynamo=True, dynamic_shapes=(dims, ), input_names=['input'],
-        output_names=['output'])
+    export_onnx(TensorForward(model), inputs, str(path), dynamic_dims=dims)
     return dynamic_size
 
 
 def onnx_difference(path, model, inputs) -> float:
     """Relative difference of ONNX Runtime from ``model`` on ``inputs``."""
-    import onnxruntime
-    session = onnxruntime.InferenceSession(
-        str(path), providers=['CPUExecutionProvider'])
-    got = session.run(None, {'input': inputs.numpy()})[0]
-    return relative_difference(torch.from_numpy(got), forward(model, inputs))
+    session = OnnxRuntimeModule(str(path), torch.get_num_threads())
+    return relative_difference(session(inputs), forward(model, inputs))
 
 
 def onnx_check_inputs(inputs, dynamic_size):
@@ -148,7 +123,8 @@ def main(argv=None):
     before, after = count_layers(trained), count_layers(fused)
 
     torch.manual_seed(0)
-    inputs = torch.randn(1, 3, *(args.shape or default_shape(cfg)))
+    shape = args.shape or default_input_shape(cfg.model)
+    inputs = torch.randn(1, 3, *shape)
     expected = forward(trained, inputs)
     with atomic_output(args.out_dir) as tmp:
         tmp.mkdir()
@@ -161,7 +137,8 @@ def main(argv=None):
         load_checkpoint(rebuilt, str(weights_path), map_location='cpu',
                         strict=True)
         got = forward(rebuilt, inputs)
-        max_abs = (got - expected).abs().max().item()
+        max_abs = max((g - e).abs().max().item()
+                      for g, e in zip(got, expected))
         rel = relative_difference(got, expected)
         print(f'fused vs trained: max |diff| {max_abs:.3e} '
               f'({rel:.3e} of the largest output) at input '
@@ -174,7 +151,7 @@ def main(argv=None):
                       before=before, after=after)
         if args.onnx:
             onnx_path = tmp / 'deploy.onnx'
-            dynamic_size = export_onnx(rebuilt, inputs, onnx_path)
+            dynamic_size = export_dynamic_onnx(rebuilt, inputs, onnx_path)
             onnx_rel = max(
                 onnx_difference(onnx_path, trained, x)
                 for x in onnx_check_inputs(inputs, dynamic_size))

@@ -67,7 +67,8 @@ from mmseg.registry import MODELS
 from torch import Tensor, nn
 from torch.nn.modules.conv import _ConvNd
 
-from ..engine.config import read_config
+from ..engine.config import (CLASSIFIER_SHAPE, default_input_shape,
+                             read_config)
 from ..models.backbones import RepVGG
 from ..models.classifier import RepVGGClassifier
 from ..models.fusion import reparameterize_model
@@ -90,8 +91,6 @@ PAPER_FIGURES = {
     'B3g4': dict(params=75.62, macs=16.1, wino_muls=None),
 }
 
-CLASSIFIER_SHAPE = (224, 224)
-SEGMENTOR_SHAPE = (512, 1024)
 # A segmentor's auxiliary heads train only; they are not in the totals.
 TRAINING_ONLY_PARTS = ('auxiliary_head', )
 
@@ -452,8 +451,7 @@ def config_complexity(config,
                              f'{err}') from err
 
     if input_shape is None:
-        input_shape = (SEGMENTOR_SHAPE if 'decode_head' in config.model else
-                       CLASSIFIER_SHAPE)
+        input_shape = default_input_shape(config.model)
     in_channels = config.model.get('backbone', {}).get('in_channels', 3)
     return _build_and_measure(build, input_shape, name,
                               in_channels=in_channels)

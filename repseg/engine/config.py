@@ -3,6 +3,7 @@ import argparse
 import os
 import os.path as osp
 import warnings
+from typing import Tuple
 
 import torch
 from mmengine.config import Config, DictAction
@@ -18,6 +19,18 @@ def add_runner_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'],
                         default='none', help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+# Input (H, W) the tools use when none is given: ImageNet's test crop for
+# classifiers and bare backbones, mmseg's Cityscapes crop for segmentors.
+CLASSIFIER_SHAPE = (224, 224)
+SEGMENTOR_SHAPE = (512, 1024)
+
+
+def default_input_shape(model_cfg) -> Tuple[int, int]:
+    """``SEGMENTOR_SHAPE`` for a model config with a decode head, else
+    ``CLASSIFIER_SHAPE``."""
+    return SEGMENTOR_SHAPE if 'decode_head' in model_cfg else CLASSIFIER_SHAPE
 
 
 def positive_int(text: str) -> int:
