@@ -142,3 +142,12 @@ def test_resume_skips_a_truncated_last_checkpoint_record(tmp_path):
     assert find_resumable_checkpoint(str(tmp_path)).endswith('iter_100.pth')
     with pytest.warns(UserWarning, match='no checkpoint'):
         assert find_resumable_checkpoint(str(tmp_path / 'empty')) is None
+
+
+def test_resume_never_picks_a_best_checkpoint(tmp_path):
+    """CheckpointHook's best_*.pth holds no optimizer state: with no record,
+    the newest regular checkpoint is taken even when a best one is newer."""
+    (tmp_path / 'epoch_3.pth').write_bytes(b'x')
+    (tmp_path / 'best_accuracy_top1_epoch_4.pth').write_bytes(b'x')
+    assert find_resumable_checkpoint(str(tmp_path)) == str(
+        tmp_path / 'epoch_3.pth')

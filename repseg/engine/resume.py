@@ -7,7 +7,9 @@ from typing import Optional
 
 
 def _step(path: str) -> int:
-    match = re.search(r'(\d+)\.pth$', path)
+    """N of a CheckpointHook ``iter_N.pth`` / ``epoch_N.pth``, else -1: a
+    ``best_*_N.pth`` holds no optimizer or scheduler state to resume."""
+    match = re.fullmatch(r'(?:iter|epoch)_(\d+)\.pth', osp.basename(path))
     return int(match[1]) if match else -1
 
 
@@ -18,7 +20,8 @@ def find_resumable_checkpoint(work_dir: str) -> Optional[str]:
     that record is written after the checkpoint itself, with a plain write
     that a kill can truncate. Checkpoints are saved atomically (see
     ``repseg.checkpoint.AtomicLocalBackend``), so when the record is missing
-    or names no file, the newest ``*_N.pth`` present is complete and is used.
+    or names no file, the newest ``iter_N.pth`` / ``epoch_N.pth`` present
+    is complete and is used.
     """
     record = osp.join(work_dir, 'last_checkpoint')
     if osp.isfile(record):
