@@ -83,7 +83,7 @@ def test_deploy_model_leaves_the_trained_model_alone(tmp_path):
     assert any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
 
 
-def test_errors_leave_no_output(tmp_path):
+def test_errors_leave_no_output(tmp_path, capsys):
     config = write_tiny_seg_config(tmp_path / 'tiny.py', tmp_path)
     trained_checkpoint(config, tmp_path / 'trained.pth')
     out_dir = tmp_path / 'out'
@@ -106,6 +106,15 @@ def test_errors_leave_no_output(tmp_path):
     with pytest.raises(SystemExit, match='does not exist'):
         deploy_tool.main([str(config), str(tmp_path / 'missing.pth'),
                           str(tmp_path / 'z')])
+    with pytest.raises(SystemExit, match="config '.*missing.py' does not"):
+        deploy_tool.main([str(tmp_path / 'missing.py'),
+                          str(tmp_path / 'trained.pth'), str(tmp_path / 'z')])
+    with pytest.raises(SystemExit) as exit_info:  # argparse: names --shape
+        deploy_tool.main([str(config), str(tmp_path / 'trained.pth'),
+                          str(tmp_path / 'z'), '--shape', '0', '64'])
+    assert exit_info.value.code == 2
+    assert "--shape: must be a positive integer, got '0'" in \
+        capsys.readouterr().err
     leftovers = {p.name for p in tmp_path.iterdir()}
     assert leftovers == {'tiny.py', 'other.py', 'trained.pth', 'out'}
 

@@ -14,6 +14,7 @@ does) and checks ONNX Runtime against PyTorch the same way, also at another
 batch size (and image size).
 """
 import argparse
+import copy
 import json
 import os.path as osp
 import sys
@@ -26,7 +27,8 @@ from mmseg.registry import MODELS
 
 from repseg.deploy import (TOLERANCE, count_layers, deploy_config,
                            deploy_model, relative_difference)
-from repseg.engine.config import default_input_shape
+from repseg.engine.config import (default_input_shape, positive_int,
+                                  read_config)
 from repseg.fileio import atomic_output
 from repseg.inference import OnnxRuntimeModule, TensorForward, export_onnx
 from repseg.models.backbones import DeployFormMismatch
@@ -37,7 +39,8 @@ def parse_args(argv=None):
     parser.add_argument('config')
     parser.add_argument('checkpoint')
     parser.add_argument('out_dir')
-    parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'),
+    parser.add_argument('--shape', type=positive_int, nargs=2,
+                        metavar=('H', 'W'),
                         help='verification input size (default: 512 1024 for '
                         'segmentors, 224 224 for classifiers)')
     parser.add_argument('--onnx', action='store_true',
@@ -53,7 +56,7 @@ def build_model(cfg: Config) -> torch.nn.Module:
 
 def load_trained(cfg: Config, checkpoint: str) -> torch.nn.Module:
     """The trained model, its weights loaded strictly from ``checkpoint``."""
-    cfg = cfg.copy()
+    cfg = copy.deepcopy(cfg)  # Config.copy is shallow: keep the caller's
     cfg.model.backbone.pop('init_cfg', None)
     if cfg.model.backbone.get('deploy'):
         raise SystemExit(f'deploy.py: {cfg.filename} already describes a '
@@ -96,28 +99,27 @@ def export_dynamic_onnx(model, inputs, path) -> bool:
     return dynamic_size
 
 
-def onnx_difference(path, model, inputs) -> float:
-    """Relative difference of ONNX Runtime from ``model`` on ``inputs``."""
+def onnx_difference(path, model, inputs, expected, dynamic_size) -> float:
+    """Largest relative difference of ONNX Runtime from ``model``: on the
+    traced ``inputs`` (``model``'s outputs ``expected``), another batch size,
+    and another image size when the export claims a dynamic one."""
     session = OnnxRuntimeModule(str(path), torch.get_num_threads())
-    return relative_difference(session(inputs), forward(model, inputs))
-
-
-def onnx_check_inputs(inputs, dynamic_size):
-    """The traced input, another batch size, and another image size when
-    the export claims a dynamic one: each is checked against PyTorch."""
     n, c, h, w = inputs.shape
-    checks = [inputs, torch.randn(n + 1, c, h, w)]
+    others = [torch.randn(n + 1, c, h, w)]
     if dynamic_size:
-        checks.append(torch.randn(n, c, h + 32, w + 64))
-    return checks
+        others.append(torch.randn(n, c, h + 32, w + 64))
+    return max([relative_difference(session(inputs), expected)] + [
+        relative_difference(session(x), forward(model, x)) for x in others])
 
 
 def main(argv=None):
     args = parse_args(argv)
-    for what, path in (('config', args.config), ('checkpoint', args.checkpoint)):
-        if not osp.isfile(path):
-            sys.exit(f'deploy.py: {what} {path!r} does not exist')
-    cfg = Config.fromfile(args.config)
+    try:
+        cfg = read_config(args.config)
+    except ValueError as err:
+        sys.exit(f'deploy.py: {err}')
+    if not osp.isfile(args.checkpoint):
+        sys.exit(f'deploy.py: checkpoint {args.checkpoint!r} does not exist')
     trained = load_trained(cfg, args.checkpoint)
     fused, folded = deploy_model(trained)
     before, after = count_layers(trained), count_layers(fused)
@@ -152,9 +154,8 @@ def main(argv=None):
         if args.onnx:
             onnx_path = tmp / 'deploy.onnx'
             dynamic_size = export_dynamic_onnx(rebuilt, inputs, onnx_path)
-            onnx_rel = max(
-                onnx_difference(onnx_path, trained, x)
-                for x in onnx_check_inputs(inputs, dynamic_size))
+            onnx_rel = onnx_difference(onnx_path, trained, inputs, expected,
+                                       dynamic_size)
             print(f'ONNX Runtime vs trained: {onnx_rel:.3e} of the largest '
                   'output; dynamic batch, '
                   f'{"dynamic" if dynamic_size else "fixed"} image size')

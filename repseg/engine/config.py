@@ -74,10 +74,11 @@ def read_config(path: str) -> Config:
 
 def load_config(args: argparse.Namespace) -> Config:
     """``args.config`` with ``--cfg-options``, launcher and work dir set."""
-    if not osp.isfile(args.config):
-        raise SystemExit(f'config {args.config!r} does not exist')
+    try:
+        cfg = read_config(args.config)
+    except ValueError as err:
+        raise SystemExit(str(err)) from err
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
