@@ -96,6 +96,10 @@ def test_test_tool_reports_outputs_and_agrees_with_cityscapesscripts(
     config, work_dir, _ = trained
     checkpoint = str(work_dir / 'iter_4.pth')
     out, show = tmp_path / 'preds', tmp_path / 'show'
+    # What a crashed earlier run left in --out's staging folder is not kept.
+    stale = tmp_path / '.preds.partial'
+    stale.mkdir()
+    (stale / 'other_model_prediction.png').write_bytes(b'stale')
     test_tool.main([config.as_posix(), checkpoint, '--work-dir',
                     str(tmp_path / 'a'), '--report', str(tmp_path / 'a.json'),
                     '--out', str(out), '--show-dir', str(show)])

@@ -15,6 +15,7 @@ import json
 import math
 import os
 import os.path as osp
+import shutil
 
 from mmengine.config import Config
 from mmengine.dist import is_main_process
@@ -71,7 +72,10 @@ def build_config(args) -> Config:
                                                     (list, tuple)) else [
                                                         evaluators]
         # mmseg's CityscapesMetric in format-only mode writes trainId
-        # predictions as labelId PNGs, named after the input images.
+        # predictions as labelId PNGs, named after the input images, into a
+        # fixed staging folder (every rank writes there): clear what a
+        # failed earlier run may have left in it.
+        shutil.rmtree(_tmp_dir(args.out), ignore_errors=True)
         evaluators.append(dict(type='CityscapesMetric', format_only=True,
                                keep_results=True,
                                output_dir=_tmp_dir(args.out)))
@@ -113,7 +117,12 @@ def main(argv=None):
     check_datasets(cfg, names=('test_dataloader', ))
     init_cpu_process_group(cfg)
     runner = Runner.from_cfg(cfg)
-    metrics = runner.test()
+    try:
+        metrics = runner.test()
+    except BaseException:
+        if args.out and is_main_process():
+            shutil.rmtree(_tmp_dir(args.out), ignore_errors=True)
+        raise
     if not is_main_process():
         return
     if args.out:
