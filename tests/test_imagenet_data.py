@@ -76,6 +76,12 @@ def test_list_layout(tmp_path):
                             data_prefix=dict(img_path='val'),
                             metainfo=dict(classes=['a', 'b', 'c', 'd']))
     assert named.metainfo['classes'] == ('a', 'b', 'c', 'd')
+    names_file = tmp_path / 'classes.txt'
+    names_file.write_text('ant\nbee\ncat\n')
+    from_file = ImageNetDataset(data_root=str(tmp_path), ann_file='val.txt',
+                                data_prefix=dict(img_path='val'),
+                                metainfo=dict(classes=str(names_file)))
+    assert from_file.metainfo['classes'] == ('ant', 'bee', 'cat')
 
 
 def test_layout_errors_name_the_path(tmp_path):
@@ -99,6 +105,14 @@ def test_layout_errors_name_the_path(tmp_path):
     (tmp_path / 'bad.txt').write_text('ant/ant_0.JPEG 0\nant/ant_0.JPEG\n')
     with pytest.raises(DatasetLayoutError, match=r'bad.txt:2: expected'):
         ImageNetDataset(ann_file='bad.txt', **kwargs)
+    # mmengine keeps a classes string it cannot open as a file: its letters
+    # would become the classes.
+    (tmp_path / 'good.txt').write_text('ant/ant_0.JPEG 0\n')
+    for layout in (dict(), dict(ann_file='good.txt')):
+        with pytest.raises(DatasetLayoutError,
+                           match="classes file 'typo.txt' does not exist"):
+            ImageNetDataset(metainfo=dict(classes='typo.txt'), **layout,
+                            **kwargs)
     (tmp_path / 'range.txt').write_text('ant/ant_0.JPEG 3\n')
     with pytest.raises(DatasetLayoutError, match=r'range.txt:1: label 3'):
         ImageNetDataset(ann_file='range.txt', metainfo=dict(classes=['a']),

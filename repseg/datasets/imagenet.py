@@ -30,8 +30,9 @@ class ImageNetDataset(BaseDataset):
     - List layout: ``ann_file`` holds one ``<relative/path> <label>`` line
       per image, paths relative to ``<img_path>``, e.g. ImageNet's flat
       ``val/`` folder with ``meta/val.txt``. The classes are
-      ``metainfo['classes']`` (a list, or a text file with one name a line),
-      or the label numbers ``'0'``, ``'1'``, ... up to the largest label.
+      ``metainfo['classes']`` (a list, or a text file with one name a line,
+      its path as given: relative to the working directory), or the label
+      numbers ``'0'``, ``'1'``, ... up to the largest label.
 
     Every item is ``dict(img_path=..., gt_label=int)``; ``metainfo['classes']``
     lists the class names in label order.
@@ -84,6 +85,17 @@ class ImageNetDataset(BaseDataset):
             return self._load_list_layout()
         return self._load_folder_layout()
 
+    def _given_classes(self) -> Optional[Sequence[str]]:
+        """``metainfo['classes']``, None when not given. mmengine reads a
+        string as a file of names, and keeps the string itself (its
+        characters would become the classes) when there is no such file."""
+        classes = self._metainfo.get('classes')
+        if isinstance(classes, str):
+            raise DatasetLayoutError(
+                f'ImageNetDataset: metainfo classes file {classes!r} does not '
+                'exist')
+        return classes or None
+
     def _set_classes(self, classes: Sequence[str]) -> None:
         self._metainfo['classes'] = tuple(classes)
 
@@ -95,7 +107,7 @@ class ImageNetDataset(BaseDataset):
                 f'ImageNetDataset: {self.img_dir!r} has no class folders '
                 '(expected <img_path>/<class>/<image>; for a flat folder '
                 'give ann_file)')
-        classes = self._metainfo.get('classes') or folders
+        classes = self._given_classes() or folders
         unknown = sorted(set(folders) - set(classes))
         if unknown:
             raise DatasetLayoutError(
@@ -139,7 +151,7 @@ class ImageNetDataset(BaseDataset):
         if not data_list:
             raise DatasetLayoutError(
                 f'ImageNetDataset: ann_file {self.ann_file!r} lists no images')
-        classes = self._metainfo.get('classes') or [
+        classes = self._given_classes() or [
             str(i) for i in range(max(d['gt_label'] for d in data_list) + 1)]
         for item in data_list:
             if not 0 <= item['gt_label'] < len(classes):
