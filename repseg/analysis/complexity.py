@@ -289,12 +289,22 @@ def _run_segmentor(model: nn.Module, image: Tensor,
     height, width = image.shape[-2:]
     metas = [dict(img_shape=(height, width), ori_shape=(height, width),
                   pad_shape=(height, width))]
-    with counter:
-        model.encode_decode(image, metas)
+    # extract_feat's output (the neck's, else the backbone's) is kept for
+    # the auxiliary heads rather than computed a second time.
+    source = model.neck if getattr(model, 'with_neck', False) else \
+        model.backbone
+    features = []
+    handle = source.register_forward_hook(
+        lambda module, args, output: features.append(output))
+    try:
+        with counter:
+            model.encode_decode(image, metas)
+    finally:
+        handle.remove()
     aux_heads = getattr(model, 'auxiliary_head', None)
     if aux_heads is None:
         return
-    features = model.extract_feat(image)  # not counted: counted above
+    features = features[-1]
     heads = aux_heads if isinstance(aux_heads, nn.ModuleList) else [aux_heads]
     with counter:
         for head in heads:
