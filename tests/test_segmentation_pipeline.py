@@ -174,6 +174,15 @@ def test_missing_dataset_fails_before_building_a_model(tmp_path, monkeypatch):
         train_tool.main([str(config), '--work-dir', str(tmp_path / 'w')])
 
 
+def test_missing_resume_checkpoint_fails_before_building_a_model(
+        demo_cityscapes, tmp_path, monkeypatch):
+    config = write_tiny_seg_config(tmp_path / 'c.py', demo_cityscapes)
+    monkeypatch.setattr(train_tool.Runner, 'from_cfg', lambda cfg: 1 / 0)
+    with pytest.raises(SystemExit, match="--resume: checkpoint '.*gone.pth'"):
+        train_tool.main([str(config), '--work-dir', str(tmp_path / 'w'),
+                         '--resume', str(tmp_path / 'gone.pth')])
+
+
 def test_unconverted_dataset_names_the_converter(demo_cityscapes, tmp_path,
                                                  monkeypatch):
     import shutil

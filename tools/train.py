@@ -8,6 +8,7 @@ Several processes: tools/dist_train.sh CONFIG NUM_PROCESSES (torchrun; on a
 machine without CUDA the processes train on the CPU with gloo).
 """
 import argparse
+import os.path as osp
 
 from mmengine.config import Config
 from mmengine.runner import Runner
@@ -36,6 +37,9 @@ def build_config(args) -> Config:
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if args.resume not in (None, 'auto') and not osp.isfile(args.resume):
+        raise SystemExit(f'--resume: checkpoint {args.resume!r} does not '
+                         'exist')
     if args.resume:
         cfg.load_from = (find_resumable_checkpoint(cfg.work_dir)
                          if args.resume == 'auto' else args.resume)
