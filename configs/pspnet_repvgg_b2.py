@@ -5,7 +5,7 @@ _base_ = [
     './_base_/default_runtime.py', './_base_/schedules/seg_80k.py'
 ]
 # ImageNet-pretrained backbone: a repseg ImageNet checkpoint
-# (configs/imagenet/repvgg_b2_in1k.py) or tools/convert_checkpoint.py output.
+# (configs/imagenet/repvgg_b2_in1k.py) or tools/model_converters/convert_checkpoint.py output.
 pretrained_checkpoint = 'checkpoints/repvgg_b2_in1k.pth'
 model = dict(
     backbone=dict(

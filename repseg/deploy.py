@@ -17,7 +17,7 @@ from .models.fusion import fold_conv_bn, reparameterize_model
 
 HEAD_KEYS = ('decode_head', 'auxiliary_head', 'neck')
 # Largest |difference| / largest |output| accepted between a model and its
-# fused or exported form, in fp32 (tools/deploy.py, tools/benchmark.py).
+# fused or exported form, in fp32 (tools/deploy.py, tools/analysis_tools/benchmark.py).
 TOLERANCE = 1e-4
 
 

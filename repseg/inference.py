@@ -1,7 +1,7 @@
 """Exact rewrites and runtimes that make a fused model faster at inference.
 
 Everything here preserves the model's function (up to float rounding); the
-benchmark tool (``tools/benchmark.py``) checks every result against the
+benchmark tool (``tools/analysis_tools/benchmark.py``) checks every result against the
 eager fused model before timing it.
 
 * ``fold_conv_bn_pairs``: folds every conv that feeds a BatchNorm directly,

@@ -40,7 +40,7 @@ class ReportInputs:
         seg_work_dir: the segmentation training's work dir (its logs).
         deploy_json: ``tools/deploy.py``'s equivalence report.
         fused_report / multibranch_report: ``tools/test.py --report`` files.
-        benchmark_json: ``tools/benchmark.py --json`` output.
+        benchmark_json: ``tools/analysis_tools/benchmark.py --json`` output.
         predictions_dir: ``tools/test.py --out`` (Cityscapes labelId PNGs).
         data_root: the Cityscapes-format dataset that was evaluated.
         commands: the command lines of the steps, to reproduce the figures.
@@ -148,7 +148,7 @@ def per_class_table(fused: dict, multibranch: dict) -> List[list]:
 
 
 def benchmark_rows(benchmark: dict) -> List[dict]:
-    """One row per timed model and mode of ``tools/benchmark.py --json``:
+    """One row per timed model and mode of ``tools/analysis_tools/benchmark.py --json``:
     model (its config's name), mode, median and least latency (ms; on a
     shared machine the least is the one other load hardly touches),
     images/s (from the median), speed-up
@@ -393,7 +393,7 @@ def benchmark_section(report: dict) -> List[str]:
     env = report['benchmark']['environment']
     shown = ('device', 'input_shape', 'threads', 'repeat', 'warmup', 'torch')
     described = ', '.join(f'{k} {env[k]}' for k in shown if k in env)
-    lines = ['## Speed (tools/benchmark.py)', '',
+    lines = ['## Speed (tools/analysis_tools/benchmark.py)', '',
              f'Latency per call, median and least ({described}); images/s '
              'and speed-up (relative to '
              f"{report['benchmark']['reference']}) from the median; rel "

@@ -30,7 +30,7 @@ def load_tool(name):
     import importlib.util
     from pathlib import Path
     path = Path(__file__).resolve().parents[1] / 'tools' / f'{name}.py'
-    spec = importlib.util.spec_from_file_location(f'tools_{name}', path)
+    spec = importlib.util.spec_from_file_location('tools_' + name.replace('/', '_'), path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

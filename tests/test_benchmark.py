@@ -1,4 +1,4 @@
-"""tools/benchmark.py and repseg.benchmark / repseg.inference: rows, their
+"""tools/analysis_tools/benchmark.py and repseg.benchmark / repseg.inference: rows, their
 interleaved timing, the output check, the exact rewrites, and errors."""
 import copy
 import json
@@ -19,7 +19,7 @@ from repseg.inference import (FactorizedPSPHead, WinogradConv2d,
                               factorize_psp_heads, find_conv_bn_pairs,
                               fold_conv_bn_pairs, use_winograd)
 
-benchmark_tool = load_tool('benchmark')
+benchmark_tool = load_tool('analysis_tools/benchmark')
 R18_DEMO = 'configs/demo/pspnet_r18_demo.py'
 
 

@@ -19,7 +19,7 @@ TINY_ARCH = dict(num_blocks=(1, 2, 1, 1), width_factor=(0.25, 0.25, 0.25, 0.5))
 
 def load_tool():
     spec = importlib.util.spec_from_file_location(
-        'complexity_tool', ROOT / 'tools/complexity.py')
+        'complexity_tool', ROOT / 'tools/analysis_tools/complexity.py')
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
     return tool

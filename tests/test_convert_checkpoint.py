@@ -41,13 +41,13 @@ def to_mmpretrain_layout(state):
             for k, v in state.items()}
 
 
-convert_tool = load_tool('convert_checkpoint')
+convert_tool = load_tool('model_converters/convert_checkpoint')
 
 
 def run_tool(*args):
     """The command line, in a subprocess: exit status and output."""
     return subprocess.run(
-        [sys.executable, str(ROOT / 'tools/convert_checkpoint.py'), *args],
+        [sys.executable, str(ROOT / 'tools/model_converters/convert_checkpoint.py'), *args],
         capture_output=True, text=True, cwd=ROOT)
 
 

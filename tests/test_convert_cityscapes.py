@@ -1,4 +1,4 @@
-"""tools/convert_cityscapes.py and check_cityscapes: trainId label maps,
+"""tools/dataset_converters/cityscapes.py and check_cityscapes: trainId label maps,
 split lists, clear errors, and mmseg's CityscapesDataset on the result."""
 import importlib.util
 import json
@@ -15,7 +15,7 @@ from repseg.datasets import (DatasetNotReadyError, check_cityscapes,
                              convert_cityscapes)
 from repseg.demo import make_demo_cityscapes
 
-TOOL = Path(__file__).parents[1] / 'tools' / 'convert_cityscapes.py'
+TOOL = Path(__file__).parents[1] / 'tools' / 'dataset_converters' / 'cityscapes.py'
 NUM = 3
 WIDTH, HEIGHT = 160, 80
 
@@ -157,11 +157,11 @@ def test_check_cityscapes_says_what_to_run(fresh_demo, tmp_path):
         check_cityscapes(missing)
     assert isinstance(error.value, DatasetNotReadyError)
     assert str(missing) in str(error.value)
-    assert 'tools/make_demo_data.py cityscapes' in str(error.value)
+    assert 'tools/dataset_converters/make_demo_data.py cityscapes' in str(error.value)
 
     with pytest.raises(DatasetNotReadyError,
                        match=re.escape(str(fresh_demo)) +
-                       '.*tools/convert_cityscapes.py'):
+                       '.*tools/dataset_converters/cityscapes.py'):
         check_cityscapes(fresh_demo)
 
     convert_cityscapes(fresh_demo)

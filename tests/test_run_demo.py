@@ -53,7 +53,7 @@ def test_report_is_written_and_announced(quick_demo):
     assert f"report: {work_dir / 'report.md'}" in quick_demo['first'].stdout
     assert quick_demo['report']['quick'] is True
     # Every step ran the first time, each as a tool's own command line.
-    for tool in ('train.py', 'deploy.py', 'test.py', 'benchmark.py'):
+    for tool in ('train.py', 'deploy.py', 'test.py', 'analysis_tools/benchmark.py'):
         assert f'python tools/{tool}' in quick_demo['first'].stdout
 
 

@@ -192,7 +192,7 @@ def test_unconverted_dataset_names_the_converter(demo_cityscapes, tmp_path,
         label.unlink()
     config = write_tiny_seg_config(tmp_path / 'c.py', root)
     monkeypatch.setattr(train_tool.Runner, 'from_cfg', lambda cfg: 1 / 0)
-    with pytest.raises(DatasetNotReadyError, match='convert_cityscapes.py'):
+    with pytest.raises(DatasetNotReadyError, match='dataset_converters/cityscapes.py'):
         train_tool.main([str(config), '--work-dir', str(tmp_path / 'w')])
 
 

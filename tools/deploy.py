@@ -4,7 +4,7 @@
 
 Writes OUT_DIR/deploy.py (the config of the fused model: RepVGG backbone with
 deploy=True, heads with conv+BN folded) and OUT_DIR/deploy.pth (its weights),
-which tools/test.py and tools/benchmark.py take as they are. Before OUT_DIR
+which tools/test.py and tools/analysis_tools/benchmark.py take as they are. Before OUT_DIR
 appears, the fused model is rebuilt from those two files, loaded strictly,
 and compared with the trained model in eval mode on the same input: the
 largest difference is printed, and above 1e-4 of the largest output nothing

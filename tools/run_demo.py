@@ -5,7 +5,7 @@
 Runs, each as the command a user would type (the same tools, the same
 arguments as the README), streaming their output:
 
-1. the demo datasets (tools/make_demo_data.py, tools/convert_cityscapes.py),
+1. the demo datasets (tools/dataset_converters/make_demo_data.py, tools/dataset_converters/cityscapes.py),
    unless present;
 2. RepVGG-A0 pretraining on the classification demo
    (tools/train.py configs/demo/repvgg_a0_demo_cls.py);
@@ -14,7 +14,7 @@ arguments as the README), streaming their output:
 4. fusion into the inference form, checked equal (tools/deploy.py);
 5. evaluation of the fused and of the multi-branch model (tools/test.py);
 6. timing of the fused and multi-branch models and of a ResNet-18 PSPNet
-   (tools/benchmark.py);
+   (tools/analysis_tools/benchmark.py);
 7. DIR/report.md (with plots and sample images) and DIR/report.json.
 
 A step whose output exists is skipped, so a second run only rebuilds the
@@ -143,13 +143,13 @@ def data_steps() -> List[Step]:
     # the converter writes the split lists last.
     return [
         Step('make the classification demo data',
-             tool('make_demo_data', 'imagenet', shown(IMAGENET_ROOT)),
+             tool('dataset_converters/make_demo_data', 'imagenet', shown(IMAGENET_ROOT)),
              [IMAGENET_ROOT], invalidates_later=False),
         Step('make the Cityscapes-format demo data',
-             tool('make_demo_data', 'cityscapes', shown(CITYSCAPES_ROOT)),
+             tool('dataset_converters/make_demo_data', 'cityscapes', shown(CITYSCAPES_ROOT)),
              [CITYSCAPES_ROOT], invalidates_later=False),
         Step('convert the Cityscapes-format demo data',
-             tool('convert_cityscapes', shown(CITYSCAPES_ROOT)),
+             tool('dataset_converters/cityscapes', shown(CITYSCAPES_ROOT)),
              [CITYSCAPES_ROOT / 'train.txt', CITYSCAPES_ROOT / 'val.txt'],
              invalidates_later=False),
     ]
@@ -195,7 +195,7 @@ def model_steps(work_dir: Path, schedule: Schedule) -> List[Step]:
                   *schedule.test_options),
              [work_dir / 'test_multibranch.json']),
         Step('benchmark fused vs multi-branch vs ResNet-18',
-             tool('benchmark', SEG_CONFIG, ckpt, '--modes', 'unfused',
+             tool('analysis_tools/benchmark', SEG_CONFIG, ckpt, '--modes', 'unfused',
                   'fused', '--baselines', BASELINE_CONFIG, '--shape',
                   *INPUT_SHAPE, '--batch-size', '1',
                   '--reference', 'pspnet_repvgg_a0_demo:unfused',

@@ -1,6 +1,6 @@
 # The ResNet baseline of the demo: mmsegmentation's PSPNet R-18 (its
 # pspnet_r18-d8 model) on the demo data and schedule of
-# configs/demo/pspnet_repvgg_a0_demo.py, so that tools/benchmark.py compares
+# configs/demo/pspnet_repvgg_a0_demo.py, so that tools/analysis_tools/benchmark.py compares
 # like with like: the same 128x256 crops and test size, the same output
 # stride 16 (stage 4 dilated 2, as the demo's RepVGG-A0; mmseg's D8 dilates
 # stages 3 and 4), BN instead of SyncBN, and no ImageNet download. The PSP

@@ -1,5 +1,5 @@
 # RepVGG-A0 classification pretraining on the built-in demo dataset
-# (python tools/make_demo_data.py imagenet data/demo_imagenet: 10 classes,
+# (python tools/dataset_converters/make_demo_data.py imagenet data/demo_imagenet: 10 classes,
 # 600 training and 300 validation images of 80x80), 32x32 crops, on a 2-core
 # CPU: 570 iterations. Measured on 2 idle cores: 125 s, top-1 89.0%
 # (chance 10%), top-5 99.3%.

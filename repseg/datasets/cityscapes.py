@@ -1,7 +1,7 @@
 """Cityscapes on disk: turning the polygon annotations into the label maps
 mmseg's ``CityscapesDataset`` reads, and checking that a root is ready.
 
-The layout is the official one (the demo from ``tools/make_demo_data.py``
+The layout is the official one (the demo from ``tools/dataset_converters/make_demo_data.py``
 has it too)::
 
     ROOT/leftImg8bit/{train,val,test}/CITY/CITY_SEQ_FRAME_leftImg8bit.png
@@ -38,12 +38,12 @@ class DatasetNotReadyError(FileNotFoundError):
 
 
 def _make_hint(root):
-    return (f'run `python tools/make_demo_data.py cityscapes {root}` for the '
+    return (f'run `python tools/dataset_converters/make_demo_data.py cityscapes {root}` for the '
             'demo, or see data/README.md to get Cityscapes')
 
 
 def _convert_hint(root):
-    return f'run `python tools/convert_cityscapes.py {root}`'
+    return f'run `python tools/dataset_converters/cityscapes.py {root}`'
 
 
 def _polygon_files(split_dir):

@@ -1264,7 +1264,7 @@ def make_demo_cityscapes(out_dir, seed=0, num_train=48, num_val=16,
     Writes ``leftImg8bit/{train,val}/{city}/{stem}_leftImg8bit.png`` and
     ``gtFine/{split}/{city}/{stem}_gtFine_{polygons.json,labelIds.png,
     instanceIds.png,color.png}`` with stems ``{city}_{seq:06d}_000019``,
-    exactly like Cityscapes; run ``tools/convert_cityscapes.py`` on it next.
+    exactly like Cityscapes; run ``tools/dataset_converters/cityscapes.py`` on it next.
     All 19 training classes occur in every split of three or more scenes;
     'ego vehicle' and 'static' polygons give void (ignored) pixels. The
     whole folder is written under a temporary name and renamed at the end.
@@ -1301,5 +1301,5 @@ def make_demo_cityscapes(out_dir, seed=0, num_train=48, num_val=16,
     print(f'make_demo_cityscapes: {num_train} train + {num_val} val scenes '
           f'of {size[0]}x{size[1]} in {out_dir} '
           f'({time.perf_counter() - start:.1f} s); next: python '
-          f'tools/convert_cityscapes.py {out_dir}')
+          f'tools/dataset_converters/cityscapes.py {out_dir}')
     return pixels

@@ -157,7 +157,7 @@ def check_pretrained(cfg: Config) -> None:
             f'pretrained backbone checkpoint {checkpoint!r} does not exist '
             '(model.backbone.init_cfg.checkpoint). Pretrain it with '
             'tools/train.py configs/imagenet/..., or convert a downloaded one '
-            'with tools/convert_checkpoint.py SRC ' + checkpoint + ', or train '
+            'with tools/model_converters/convert_checkpoint.py SRC ' + checkpoint + ', or train '
             'from scratch with --cfg-options model.backbone.init_cfg=None')
 
 

@@ -2,7 +2,7 @@
 
 The model is the paper's: backbone, global average pooling, one linear
 layer. Its state-dict keys (``backbone.*``, ``head.fc.*``) are those that
-``tools/convert_checkpoint.py`` writes, so converted reference checkpoints
+``tools/model_converters/convert_checkpoint.py`` writes, so converted reference checkpoints
 load strictly, and a segmentor takes the backbone with
 ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix='backbone.')``.
 """

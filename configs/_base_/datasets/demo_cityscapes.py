@@ -1,6 +1,6 @@
 # The built-in Cityscapes-format demo data
-# (python tools/make_demo_data.py cityscapes data/demo_cityscapes, then
-# python tools/convert_cityscapes.py data/demo_cityscapes), sized for a
+# (python tools/dataset_converters/make_demo_data.py cityscapes data/demo_cityscapes, then
+# python tools/dataset_converters/cityscapes.py data/demo_cityscapes), sized for a
 # 2-core CPU: 128x256 crops from images scaled to 40-80% of 512x256, tested
 # at 256x128. Models using it set data_preprocessor size=(128, 256).
 data_root = 'data/demo_cityscapes'

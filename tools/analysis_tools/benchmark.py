@@ -1,10 +1,10 @@
 """Inference speed of a model's forms and runtimes, side by side.
 
-    python tools/benchmark.py CONFIG [CKPT] [--modes unfused fused ...]
+    python tools/analysis_tools/benchmark.py CONFIG [CKPT] [--modes unfused fused ...]
         [--baselines CONFIG ...] [--shape H W] [--batch-size N]
         [--device cpu|cuda] [--repeat N] [--warmup N] [--fp16]
         [--channels-last] [--threads N] [--reference ROW] [--json FILE]
-    python tools/benchmark.py --arch A0 [same options]
+    python tools/analysis_tools/benchmark.py --arch A0 [same options]
 
 Every model (CONFIG or the bare RepVGG backbone of --arch, then each
 --baselines config) runs in every mode of --modes, on one random input,

@@ -1,6 +1,6 @@
 """Make Cityscapes (or the demo) ready for mmsegmentation.
 
-    python tools/convert_cityscapes.py CITYSCAPES_ROOT [--nproc N]
+    python tools/dataset_converters/cityscapes.py CITYSCAPES_ROOT [--nproc N]
 
 Writes ``*_gtFine_labelTrainIds.png`` beside every
 ``gtFine/**/*_gtFine_polygons.json`` (19 training classes as 0..18, the rest

@@ -1,11 +1,11 @@
 """Draw repseg's built-in demo datasets (no download needed).
 
-    python tools/make_demo_data.py cityscapes data/demo_cityscapes [--seed S]
-    python tools/make_demo_data.py imagenet data/demo_imagenet [--seed S]
+    python tools/dataset_converters/make_demo_data.py cityscapes data/demo_cityscapes [--seed S]
+    python tools/dataset_converters/make_demo_data.py imagenet data/demo_imagenet [--seed S]
 
 cityscapes: procedurally generated street-like scenes in the exact
 Cityscapes layout (leftImg8bit PNGs; gtFine polygon JSON, labelIds and
-instanceIds PNGs); run tools/convert_cityscapes.py on it as on the real one.
+instanceIds PNGs); run tools/dataset_converters/cityscapes.py on it as on the real one.
 imagenet: a small ImageNet-style folder dataset (train/<class>/*.JPEG,
 val/<class>/*.JPEG) of procedurally generated, learnable classes.
 The output folder is written under a temporary name and renamed at the end.

@@ -1,6 +1,6 @@
 """Convert a RepVGG checkpoint people already have into repseg's keys.
 
-    python tools/convert_checkpoint.py SRC DST [--arch NAME]
+    python tools/model_converters/convert_checkpoint.py SRC DST [--arch NAME]
 
 SRC: a RepVGG reference-implementation checkpoint (training or inference
 form; bare, under "state_dict" or "model", keys with or without "module.")

@@ -1,7 +1,7 @@
 """Params, multiply-adds and Winograd multiplications of fused RepVGG models.
 
-    python tools/complexity.py [--arch A0 B1g2 ...] [--shape H W]
-    python tools/complexity.py --config CONFIG [--shape H W]
+    python tools/analysis_tools/complexity.py [--arch A0 B1g2 ...] [--shape H W]
+    python tools/analysis_tools/complexity.py --config CONFIG [--shape H W]
     ... [--json FILE]
 
 Without --config: each RepVGG variant (default: all) as the paper's ImageNet
