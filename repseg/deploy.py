@@ -13,33 +13,10 @@ from mmengine.config import Config
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from .equivalence import OutputMismatch, TOLERANCE, relative_difference  # noqa: F401
 from .models.fusion import fold_conv_bn, reparameterize_model
 
 HEAD_KEYS = ('decode_head', 'auxiliary_head', 'neck')
-# Largest |difference| / largest |output| accepted between a model and its
-# fused or exported form, in fp32 (tools/deploy.py, tools/analysis_tools/benchmark.py).
-TOLERANCE = 1e-4
-
-
-class OutputMismatch(RuntimeError):
-    """A fused or exported form computes something else than the model."""
-
-
-def relative_difference(outputs: Sequence[torch.Tensor],
-                        references: Sequence[torch.Tensor]) -> float:
-    """Largest |difference| over largest |reference|, over all outputs."""
-    if len(outputs) != len(references):
-        raise OutputMismatch(f'{len(outputs)} outputs instead of '
-                             f'{len(references)}')
-    worst = 0.0
-    for out, ref in zip(outputs, references):
-        if out.shape != ref.shape:
-            raise OutputMismatch(f'output of shape {tuple(out.shape)} '
-                                 f'instead of {tuple(ref.shape)}')
-        out, ref = out.detach().float().cpu(), ref.detach().float().cpu()
-        scale = ref.abs().max().clamp_min(1e-12)
-        worst = max(worst, ((out - ref).abs().max() / scale).item())
-    return worst
 
 
 def _foldable_conv_modules(module: nn.Module) -> List[ConvModule]:

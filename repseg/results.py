@@ -1,0 +1,186 @@
+"""The JSON reports repseg's tools write, each defined once.
+
+``tools/deploy.py`` writes a ``DeployReport`` (``deploy.json``),
+``tools/test.py --report`` an ``EvaluationReport`` and
+``tools/analysis_tools/benchmark.py --json`` a ``BenchmarkReport``; the demo
+report reads them back through the same classes, so a renamed or missing
+key fails where the file is read, naming the file and the key.
+"""
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Type, TypeVar
+
+from .fileio import atomic_output
+
+T = TypeVar('T', bound='JsonRecord')
+
+
+class ReportFormatError(ValueError):
+    """A report file does not hold what its class defines."""
+
+
+class JsonRecord:
+    """A dataclass written as a JSON object, field for field, and read back
+    strictly: a missing or unknown key is an error."""
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls: Type[T], data: dict, source: str = 'report') -> T:
+        if not isinstance(data, dict):
+            raise ReportFormatError(f'{source}: expected a JSON object for '
+                                    f'{cls.__name__}, got {type(data).__name__}')
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        required = {name for name, f in fields.items()
+                    if f.default is dataclasses.MISSING
+                    and f.default_factory is dataclasses.MISSING}
+        missing = sorted(required - set(data))
+        unknown = sorted(set(data) - set(fields))
+        if missing or unknown:
+            raise ReportFormatError(
+                f'{source}: not a {cls.__name__}: missing keys {missing}, '
+                f'unknown keys {unknown}')
+        return cls(**data)
+
+    def dump(self, path) -> None:
+        """Write the record as indented JSON, atomically."""
+        with atomic_output(path) as tmp:
+            tmp.write_text(json.dumps(self.to_dict(), indent=2) + '\n')
+
+    @classmethod
+    def load(cls: Type[T], path) -> T:
+        """Read a record that ``dump`` (or the same tool) wrote."""
+        try:
+            with open(path, encoding='utf-8') as f:
+                data = json.load(f)
+        except (OSError, ValueError) as err:
+            raise ReportFormatError(f'{path}: cannot read a '
+                                    f'{cls.__name__}: {err}') from err
+        return cls.from_dict(data, source=str(path))
+
+
+@dataclass
+class DeployReport(JsonRecord):
+    """What ``tools/deploy.py`` verified (``deploy.json``).
+
+    Args:
+        max_abs_diff: Largest |fused - trained| output difference.
+        max_rel_diff: The same over the largest |trained output|.
+        input_shape: The verification input, N C H W.
+        folded: conv+BN pairs folded, per top-level part of the model.
+        before / after: ``params``, ``convs`` and ``norms`` (BN layers) of
+            the trained and the deployed model.
+        onnx_max_rel_diff: ONNX Runtime's difference, with ``--onnx``.
+        onnx_dynamic_image_size: Whether the ONNX model takes any size.
+    """
+    max_abs_diff: float
+    max_rel_diff: float
+    input_shape: List[int]
+    folded: Dict[str, int]
+    before: Dict[str, int]
+    after: Dict[str, int]
+    onnx_max_rel_diff: Optional[float] = None
+    onnx_dynamic_image_size: Optional[bool] = None
+
+
+@dataclass
+class EvaluationReport(JsonRecord):
+    """What ``tools/test.py --report`` measured.
+
+    In the file the summary metrics stand at the top level under the names
+    the evaluators give them (``mIoU``, ``mAcc``, ``aAcc``;
+    ``accuracy/top1`` ...), next to the other fields.
+
+    Args:
+        metrics: Summary metrics (None for NaN).
+        reparameterized: Whether the fused model was evaluated.
+        config / checkpoint: Absolute paths of what was evaluated.
+        per_class: IoU per class name (segmentation only).
+    """
+    metrics: Dict[str, Optional[float]]
+    reparameterized: bool
+    config: str
+    checkpoint: str
+    per_class: Dict[str, Optional[float]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        data = dict(self.metrics, reparameterized=self.reparameterized,
+                    config=self.config, checkpoint=self.checkpoint)
+        if self.per_class:
+            data['per_class'] = dict(self.per_class)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict, source: str = 'report'):
+        if not isinstance(data, dict):
+            raise ReportFormatError(f'{source}: expected a JSON object for '
+                                    f'{cls.__name__}')
+        data = dict(data)
+        missing = [k for k in ('reparameterized', 'config', 'checkpoint')
+                   if k not in data]
+        if missing:
+            raise ReportFormatError(f'{source}: not an {cls.__name__}: '
+                                    f'missing keys {missing}')
+        fixed = {k: data.pop(k) for k in ('reparameterized', 'config',
+                                          'checkpoint')}
+        per_class = data.pop('per_class', {})
+        return cls(metrics=data, per_class=per_class, **fixed)
+
+    def metric(self, name: str) -> Optional[float]:
+        """One summary metric; ``KeyError`` naming the ones there are."""
+        if name not in self.metrics:
+            raise KeyError(f'no metric {name!r} in the report; it has '
+                           f'{sorted(self.metrics)}')
+        return self.metrics[name]
+
+
+@dataclass
+class BenchmarkRow(JsonRecord):
+    """One model in one mode, as timed.
+
+    Latencies in milliseconds (median, quartiles, extremes, every call),
+    ``images_per_s`` from the median, ``peak_memory_mib`` None where it
+    could not be measured, ``max_rel_diff`` from the eager fused model and
+    ``speedup`` over the report's reference row.
+    """
+    row: str
+    model: str
+    mode: str
+    batch_size: int
+    repeats: int
+    median_ms: float
+    q1_ms: float
+    q3_ms: float
+    min_ms: float
+    max_ms: float
+    images_per_s: float
+    peak_memory_mib: Optional[float]
+    max_rel_diff: float
+    speedup: float
+    latencies_ms: List[float]
+
+
+@dataclass
+class BenchmarkReport(JsonRecord):
+    """What ``tools/analysis_tools/benchmark.py --json`` measured.
+
+    Args:
+        environment: Device, input shape, threads, versions, ...
+        reference: The row the speed-ups are relative to.
+        tolerance: The output bound every row was checked against.
+        rows: The rows, in the order they were built.
+    """
+    environment: dict
+    reference: str
+    tolerance: float
+    rows: List[BenchmarkRow]
+
+    @classmethod
+    def from_dict(cls, data: dict, source: str = 'report'):
+        report = super().from_dict(data, source)
+        report.rows = [row if isinstance(row, BenchmarkRow) else
+                       BenchmarkRow.from_dict(row, f'{source}: rows[{i}]')
+                       for i, row in enumerate(report.rows)]
+        return report
