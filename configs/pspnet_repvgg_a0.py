@@ -1,10 +1,6 @@
-# PSPNet-RepVGG-A0, output stride 8 with full dilation.
-_base_ = './pspnet_repvgg_b2.py'
-pretrained_checkpoint = 'checkpoints/repvgg_a0_in1k.pth'
-model = dict(
-    backbone=dict(
-        arch='A0',
-        init_cfg=dict(type='Pretrained', checkpoint=pretrained_checkpoint,
-                      prefix='backbone.')),
-    decode_head=dict(in_channels=1280),
-    auxiliary_head=dict(in_channels=192))
+# PSPNet-RepVGG-A0, output stride 8 with full dilation; the data and
+# schedule of pspnet_repvgg_b2.py.
+_base_ = [
+    './_base_/models/pspnet_repvgg_a0.py', './_base_/datasets/cityscapes.py',
+    './_base_/default_runtime.py', './_base_/schedules/seg_80k.py'
+]

@@ -9,7 +9,7 @@ from . import datasets  # noqa: F401  (registers datasets and transforms)
 from . import engine  # noqa: F401  (registers the loops)
 from . import evaluation  # noqa: F401  (registers the metrics)
 from .models import *  # noqa: F401,F403
-from .models.fusion import reparameterize_model
+from .models.fusion import reparameterize_model, to_inference_form
 
 __version__ = '0.1.0'
-__all__ = ['reparameterize_model']
+__all__ = ['reparameterize_model', 'to_inference_form']

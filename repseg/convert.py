@@ -1,6 +1,6 @@
 """Conversion of RepVGG checkpoints people already have into repseg keys.
 
-Recognized layouts (REPVGG.md section 5):
+Recognized layouts:
 - the reference implementation, training form (``stage0.rbr_dense.conv``,
   ``rbr_1x1``, ``rbr_identity``) or inference form (``rbr_reparam``), head
   ``linear``, SE ``se.down``/``se.up``;

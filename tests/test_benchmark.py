@@ -1,5 +1,6 @@
-"""tools/analysis_tools/benchmark.py and repseg.benchmark / repseg.inference: rows, their
-interleaved timing, the output check, the exact rewrites, and errors."""
+"""tools/analysis_tools/benchmark.py, repseg.benchmark and repseg.rewrites:
+rows, their interleaved timing, the output check, the exact rewrites, and
+errors."""
 import copy
 import json
 
@@ -11,13 +12,14 @@ from mmseg.models.backbones import ResNet
 from mmseg.models.decode_heads import PSPHead
 
 import repseg.benchmark as benchmark
-from repseg.benchmark import (BenchmarkError, Mode, OutputMismatch, Row,
-                              RowBuilder, build_rows, find_row,
-                              model_from_arch, parse_mode, summarize,
-                              time_rows)
-from repseg.inference import (FactorizedPSPHead, WinogradConv2d,
-                              factorize_psp_heads, find_conv_bn_pairs,
-                              fold_conv_bn_pairs, use_winograd)
+import repseg.benchmark.rows as benchmark_rows
+from repseg.benchmark import (BenchmarkError, Mode, Row, RowBuilder,
+                              build_rows, find_row, model_from_arch,
+                              parse_mode, summarize, time_rows)
+from repseg.equivalence import OutputMismatch
+from repseg.models.fusion import find_conv_bn_pairs, fold_conv_bn_pairs
+from repseg.rewrites import (FactorizedPSPHead, WinogradConv2d,
+                             factorize_psp_heads, use_winograd)
 
 benchmark_tool = load_tool('analysis_tools/benchmark')
 R18_DEMO = 'configs/demo/pspnet_r18_demo.py'
@@ -91,10 +93,10 @@ def test_rows_are_timed_interleaved_from_a_rotating_start():
     assert find_row(names, 'm1:fused') == 'm1:fused'
     assert find_row(names, None) == 'm0:fused'
     results = summarize(rows, 'm1:fused')
-    assert [r['speedup'] for r in results] == pytest.approx([0.5, 1, 0.25])
-    assert results[0]['images_per_s'] == pytest.approx(5)
-    assert results[0]['q1_ms'] <= results[0]['median_ms'] <= results[0][
-        'q3_ms'] <= results[0]['max_ms']
+    assert [r.speedup for r in results] == pytest.approx([0.5, 1, 0.25])
+    assert results[0].images_per_s == pytest.approx(5)
+    assert results[0].q1_ms <= results[0].median_ms <= results[0].q3_ms \
+        <= results[0].max_ms
     with pytest.raises(BenchmarkError, match='names 3 rows'):
         find_row(names, 'fused')
 
@@ -119,7 +121,8 @@ def test_rows_match_the_fused_model_and_a_wrong_row_is_refused(monkeypatch):
         conv.weight.data.mul_(1.01)
         return model.to(memory_format=torch.channels_last)
 
-    monkeypatch.setattr(benchmark, 'to_channels_last', wrong_channels_last)
+    monkeypatch.setattr(benchmark_rows, 'to_channels_last',
+                        wrong_channels_last)
     with pytest.raises(OutputMismatch, match='RepVGG-custom:fused[+]cl'):
         build_rows([spec], ['fused', 'fused+cl'], tiny_builder())
 
@@ -127,13 +130,13 @@ def test_rows_match_the_fused_model_and_a_wrong_row_is_refused(monkeypatch):
 def test_a_wrong_fold_is_caught_against_the_unfused_model(monkeypatch):
     spec = model_from_arch(dict(TINY_ARCH))
 
-    def wrong_deploy(model):
-        fused, folded = benchmark_deploy(model)
+    def wrong_fold(model, example):
+        fused, form = inference_form(model, example)
         fused.stem.branch_reparam.bias.data.add_(1.0)
-        return fused, folded
+        return fused, form
 
-    benchmark_deploy = benchmark.deploy_model
-    monkeypatch.setattr(benchmark, 'deploy_model', wrong_deploy)
+    inference_form = benchmark_rows.to_inference_form
+    monkeypatch.setattr(benchmark_rows, 'to_inference_form', wrong_fold)
     with pytest.raises(OutputMismatch, match='fused model differs'):
         build_rows([spec], ['fused'], tiny_builder())
 
@@ -153,7 +156,7 @@ def test_fold_conv_bn_pairs_folds_resnet_by_data_flow():
              if isinstance(m, torch.nn.BatchNorm2d)]
     assert len(pairs) == len(norms) == 20  # every BN of ResNet-18
     assert ('conv1', 'bn1') in pairs
-    assert fold_conv_bn_pairs(model, lambda m: m(x[:, :, :32, :32])) == 20
+    assert fold_conv_bn_pairs(model, lambda m: m(x[:, :, :32, :32])) == pairs
     assert not any(isinstance(m, torch.nn.BatchNorm2d)
                    for m in model.modules())
     for out, ref in zip(model(x), expected):
@@ -168,10 +171,9 @@ def test_factorized_psp_head_is_the_same_function(align_corners, folded):
     head = PSPHead(in_channels=32, channels=8, num_classes=5,
                    norm_cfg=dict(type='BN'), align_corners=align_corners)
     head = randomize_bn(head).eval()
-    if folded:
-        from repseg.deploy import fold_head
-        fold_head(head)
     inputs = [torch.randn(2, 32, 13, 21)]  # sizes not divisible by the bins
+    if folded:
+        assert len(fold_conv_bn_pairs(head, lambda h: h(inputs))) == 5
     expected = head(inputs)
     factorized = FactorizedPSPHead(copy.deepcopy(head)).eval()
     assert max_rel_diff(factorized(inputs), expected) <= 1e-5
@@ -267,7 +269,7 @@ def test_onnx_row(tiny_config):
 
 @pytest.mark.parametrize('argv, message', [
     (['missing_config.py'], "config 'missing_config.py' does not exist"),
-    (['{config}', 'missing.pth'], "checkpoint 'missing.pth' does not exist"),
+    (['{config}', 'missing.pth'], 'missing.pth is not a checkpoint file'),
     (['--arch', 'Z9'], "arch 'Z9' is not a RepVGG variant"),
     (['{config}', '--baselines', 'mmseg::nowhere/none.py'],
      "config 'mmseg::nowhere/none.py'"),

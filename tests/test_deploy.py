@@ -6,24 +6,20 @@ import torch
 from conftest import write_tiny_seg_config
 from helpers import load_tool, max_rel_diff, randomize_bn
 from mmengine.config import Config
-from mmengine.model import revert_sync_batchnorm
-from mmengine.registry import init_default_scope
-from mmengine.runner.checkpoint import load_checkpoint
-from mmseg.registry import MODELS
 from torch import nn
 
 import repseg  # noqa: F401
-from repseg.deploy import deploy_model, fold_head
+from repseg.apis import build_model, init_model, load_model_config
+from repseg.models import to_inference_form
+from repseg.models.fusion import fold_conv_bn_pairs
 
 deploy_tool = load_tool('deploy')
 
 
 def trained_checkpoint(config, path, seed=0):
     """Save the config's model, with randomized BN statistics, as if trained."""
-    cfg = Config.fromfile(config)
-    init_default_scope('mmseg')
     torch.manual_seed(seed)
-    model = randomize_bn(revert_sync_batchnorm(MODELS.build(cfg.model)), seed)
+    model = randomize_bn(build_model(load_model_config(config)), seed)
     torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
     return model.eval()
 
@@ -49,8 +45,8 @@ def test_round_trip_rebuilds_an_equal_fused_model(tmp_path, capsys, norm):
     assert cfg.model.backbone.deploy is True
     assert cfg.model.decode_head.norm_cfg is None
     assert 'init_cfg' not in cfg.model.backbone
-    fused = revert_sync_batchnorm(MODELS.build(cfg.model)).eval()
-    load_checkpoint(fused, str(out_dir / 'deploy.pth'), strict=True)
+    fused = init_model(out_dir / 'deploy.py', out_dir / 'deploy.pth',
+                       inference_form=False)
     assert not any(isinstance(m, nn.BatchNorm2d) for m in fused.modules())
     x = torch.randn(2, 3, 48, 80)
     with torch.no_grad():
@@ -67,20 +63,24 @@ def test_head_folding_is_exact_and_only_for_batch_norm():
     x = torch.randn(1, 4, 9, 7)
     with torch.no_grad():
         expected = head(x)
-        assert fold_head(head) == 2
+        assert len(fold_conv_bn_pairs(head, lambda h: h(x))) == 2
         assert max_rel_diff(head(x), expected) <= 1e-6
     assert not any(isinstance(m, nn.BatchNorm2d) for m in head.modules())
     group_norm = nn.Sequential(ConvModule(4, 8, 3, norm_cfg=dict(
-        type='GN', num_groups=2)))
-    assert fold_head(group_norm) == 0
+        type='GN', num_groups=2))).eval()
+    assert fold_conv_bn_pairs(group_norm, lambda h: h(x)) == []
 
 
-def test_deploy_model_leaves_the_trained_model_alone(tmp_path):
+def test_inference_form_leaves_the_trained_model_alone(tmp_path):
     config = write_tiny_seg_config(tmp_path / 'tiny.py', tmp_path)
     model = trained_checkpoint(config, tmp_path / 'trained.pth')
-    fused, folded = deploy_model(model)
-    assert fused is not model and folded['decode_head'] == 5
+    fused, form = to_inference_form(model)
+    assert fused is not model and form.folded['decode_head'] == 5
+    assert form.after['norms'] == 0 < form.before['norms']
+    assert form.reparameterized == 6  # stem + 1 + 1 + 2 + 1 blocks (TINY_ARCH)
     assert any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
+    again, form_again = to_inference_form(fused)
+    assert form_again.folded == {} and form_again.reparameterized == 0
 
 
 def test_errors_leave_no_output(tmp_path, capsys):
@@ -103,7 +103,9 @@ def test_errors_leave_no_output(tmp_path, capsys):
     with pytest.raises(SystemExit, match='does not match'):
         deploy_tool.main([str(other), str(tmp_path / 'trained.pth'),
                           str(tmp_path / 'y')])
-    with pytest.raises(SystemExit, match='does not exist'):
+    with pytest.raises(SystemExit,
+                       match='missing.pth is not a checkpoint file: there is '
+                       'no such file'):
         deploy_tool.main([str(config), str(tmp_path / 'missing.pth'),
                           str(tmp_path / 'z')])
     with pytest.raises(SystemExit, match="config '.*missing.py' does not"):

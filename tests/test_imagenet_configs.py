@@ -21,6 +21,7 @@ PAPER_VARIANTS = {'A0', 'A1', 'A2', 'B0', 'B1', 'B1g2', 'B1g4', 'B2', 'B2g4',
                   'B3', 'B3g4'}
 LONG_RECIPE = {'B2g4', 'B3', 'B3g4'}  # 200 epochs, AutoAugment, LS, mixup
 DEMO = ROOT / 'configs/demo/repvgg_a0_demo_cls.py'
+MODEL_BASE = ROOT / 'configs/_base_/models/repvgg_cls.py'
 
 
 # Tiny inputs: one thread (see conftest.one_thread).
@@ -35,6 +36,19 @@ def test_every_paper_variant_has_a_config():
     archs = {arch_of(p): p.stem for p in CONFIGS}
     assert set(archs) == PAPER_VARIANTS
     assert all(stem == f'repvgg_{a.lower()}_in1k' for a, stem in archs.items())
+
+
+def test_configs_share_one_model_but_the_arch():
+    """Each config is _base_/models/repvgg_cls.py's classifier with its own
+    arch (and the long recipe's label smoothing and mixup)."""
+    shared = Config.fromfile(str(MODEL_BASE)).model.to_dict()
+    assert 'arch' not in shared['backbone']
+    for path in CONFIGS:
+        model = Config.fromfile(str(path)).model.to_dict()
+        model['backbone'].pop('arch')
+        model.pop('label_smoothing', None)
+        model.pop('mixup_alpha', None)
+        assert model == shared, path.stem
 
 
 def decay_of_each_parameter(model, optim_wrapper):

@@ -13,9 +13,9 @@ import os.path as osp
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from repseg.engine.config import (adapt_to_device, add_runner_args,
-                                  check_datasets, check_pretrained,
-                                  init_cpu_process_group, load_config)
+from repseg.cli import add_runner_args, load_config
+from repseg.engine.config import (adapt_to_device, check_datasets,
+                                  check_pretrained, init_cpu_process_group)
 from repseg.engine.resume import find_resumable_checkpoint
 
 

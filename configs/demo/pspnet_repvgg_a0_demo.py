@@ -3,7 +3,7 @@
 # on 128x256 crops. The backbone starts from the classification demo's
 # checkpoint (configs/demo/repvgg_a0_demo_cls.py).
 _base_ = [
-    '../_base_/models/pspnet_repvgg.py',
+    '../_base_/models/pspnet_repvgg_a0.py',
     '../_base_/datasets/demo_cityscapes.py',
     '../_base_/schedules/demo_300i.py', '../_base_/default_runtime.py'
 ]
@@ -12,11 +12,10 @@ norm_cfg = dict(type='BN', requires_grad=True)
 model = dict(
     data_preprocessor=dict(size=(128, 256)),
     backbone=dict(
-        arch='A0',
         strides=(2, 2, 2, 1),
         dilations=(1, 1, 1, 2),
         norm_cfg=norm_cfg,
-        init_cfg=dict(type='Pretrained', checkpoint=pretrained_checkpoint,
-                      prefix='backbone.')),
-    decode_head=dict(in_channels=1280, channels=128, norm_cfg=norm_cfg),
-    auxiliary_head=dict(in_channels=192, channels=64, norm_cfg=norm_cfg))
+        # Set again: the base read its own pretrained_checkpoint.
+        init_cfg=dict(checkpoint=pretrained_checkpoint)),
+    decode_head=dict(channels=128, norm_cfg=norm_cfg),
+    auxiliary_head=dict(channels=64, norm_cfg=norm_cfg))

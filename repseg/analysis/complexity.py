@@ -4,11 +4,10 @@ The three figures of the RepVGG paper (Ding et al., CVPR 2021, Table 4),
 counted on the inference-time (fused) model by forward hooks on the modules
 that actually run, so any model can be measured, not just RepVGG:
 
-* **Params**: every parameter of the model (after
-  ``repseg.reparameterize_model``), i.e. for a RepVGG classifier the 3x3
-  kernel and bias of every fused block plus the linear weight and bias.
-  Layers that fusion leaves alone count as they are (the BN weight and bias
-  of mmseg's head ConvModules).
+* **Params**: every parameter of the model's inference form
+  (``repseg.models.to_inference_form``: RepVGG blocks fused, conv+BN pairs
+  folded), i.e. for a RepVGG classifier the 3x3 kernel and bias of every
+  fused block plus the linear weight and bias.
 * **MACs** (the paper's "FLOPs"): multiply-adds of every convolution and
   linear layer, per image.
 * **Wino MULs**: multiplications when every 3x3 stride-1 conv uses Winograd
@@ -62,16 +61,15 @@ from dataclasses import asdict, dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
-from mmengine.registry import init_default_scope
-from mmseg.registry import MODELS
 from torch import Tensor, nn
 from torch.nn.modules.conv import _ConvNd
 
-from ..engine.config import (CLASSIFIER_SHAPE, default_input_shape,
-                             read_config)
+from ..apis.model import build_model, load_model_config
+from ..engine.config import CLASSIFIER_SHAPE, default_input_shape
 from ..models.backbones import RepVGG
 from ..models.classifier import RepVGGClassifier
-from ..models.fusion import reparameterize_model
+from ..models.fusion import auxiliary_heads, is_segmentor, to_inference_form
+from ..rewrites.winograd import is_winograd_conv
 
 # RepVGG paper, Table 4 (ImageNet, 224x224) and the 200-epoch results in the
 # text (B3g4, B3: params and FLOPs only). Params in millions, truncated to
@@ -165,12 +163,6 @@ def winograd_tiles(length: int, dilation: int = 1) -> int:
     phases = (math.ceil((length - phase) / dilation)
               for phase in range(min(dilation, length)))
     return sum(math.ceil(size / WINOGRAD_TILE) for size in phases)
-
-
-def is_winograd_conv(conv: nn.Module) -> bool:
-    """A 3x3 stride-1 2-D conv (any groups, any dilation)."""
-    return (isinstance(conv, nn.Conv2d) and tuple(conv.kernel_size) == (3, 3)
-            and tuple(conv.stride) == (1, 1))
 
 
 def conv_complexity(conv: _ConvNd, inputs: Tensor,
@@ -276,11 +268,6 @@ def check_input_shape(input_shape) -> Tuple[int, int]:
     return shape
 
 
-def _is_segmentor(model: nn.Module) -> bool:
-    """An mmseg segmentor (``EncoderDecoder`` and its kind)."""
-    return hasattr(model, 'decode_head') and hasattr(model, 'extract_feat')
-
-
 def _run_segmentor(model: nn.Module, image: Tensor,
                    counter: ComplexityCounter) -> None:
     """The inference forward (``EncoderDecoder.encode_decode``: features,
@@ -301,14 +288,12 @@ def _run_segmentor(model: nn.Module, image: Tensor,
             model.encode_decode(image, metas)
     finally:
         handle.remove()
-    aux_heads = getattr(model, 'auxiliary_head', None)
-    if aux_heads is None:
+    heads = auxiliary_heads(model)
+    if not heads:
         return
-    features = features[-1]
-    heads = aux_heads if isinstance(aux_heads, nn.ModuleList) else [aux_heads]
     with counter:
         for head in heads:
-            head(features)
+            head(features[-1])
 
 
 def _run_model(model: nn.Module, image: Tensor,
@@ -334,7 +319,7 @@ def _count(model: nn.Module, shape: Tuple[int, int], in_channels: int):
     device = next(tensors, torch.empty(0)).device
     image = torch.zeros(1, in_channels, *shape, device=device)
     counter = ComplexityCounter(model)
-    segmentor = _is_segmentor(model)
+    segmentor = is_segmentor(model)
     with torch.no_grad():
         (_run_segmentor if segmentor else _run_model)(model, image, counter)
     parts = counter.by_part()
@@ -360,15 +345,16 @@ def model_complexity(model: nn.Module,
         name (str): Name for the report. Defaults to ``'model'``.
         arch (str, optional): RepVGG variant, for the paper comparison.
         in_channels (int): Image channels. Defaults to 3.
-        fuse (bool): Measure ``reparameterize_model(model)`` (a copy; the
-            given model is not changed); False measures ``model`` as it is.
+        fuse (bool): Measure the inference form of ``model``
+            (``to_inference_form``, a copy; the given model is not changed);
+            False measures ``model`` as it is.
             Defaults to True.
 
     Returns:
         ComplexityReport: per part and in total.
     """
     shape = check_input_shape(input_shape)
-    measured = reparameterize_model(model) if fuse else model
+    measured = to_inference_form(model)[0] if fuse else model
     was_training = measured.training
     try:
         parts, excluded = _count(measured.eval(), shape, in_channels)
@@ -385,22 +371,23 @@ def _build_and_measure(build: Callable[[], nn.Module],
                        name: str,
                        arch: Optional[str] = None,
                        in_channels: int = 3) -> ComplexityReport:
-    """Build a model with ``build()``, fuse it in place and measure it.
+    """Build a model with ``build()``, bring it to its inference form in
+    place and measure it.
 
     Tried first on PyTorch's meta device: the counts depend on shapes only,
-    so there no weights are initialized or fused and no arithmetic is done
-    (the B3 classifier takes 1 s instead of 13). Ops without a meta kernel
-    (some mmcv ops) or code that reads values fail there with a
-    RuntimeError; the model is then built and measured on the CPU.
+    so there no weights are initialized or fused and no arithmetic is done,
+    which is most of the time otherwise. Ops without a meta kernel (some
+    mmcv ops) or code that reads values fail there with a RuntimeError; the
+    model is then built and measured on the CPU.
     """
     shape = check_input_shape(input_shape)
     try:
         with torch.device('meta'):
-            model = reparameterize_model(build(), inplace=True)
-            parts, excluded = _count(model.eval(), shape, in_channels)
+            model = to_inference_form(build(), inplace=True)[0]
+            parts, excluded = _count(model, shape, in_channels)
         return ComplexityReport(name, shape, parts, excluded, arch)
     except RuntimeError:
-        model = reparameterize_model(build(), inplace=True)
+        model = to_inference_form(build(), inplace=True)[0]
         return model_complexity(model, shape, name, arch, in_channels,
                                 fuse=False)
 
@@ -437,33 +424,23 @@ def classifier_complexity(arch: str,
 def config_complexity(config,
                       input_shape: Optional[Sequence[int]] = None
                       ) -> ComplexityReport:
-    """Counts of the fused ``cfg.model`` of an mmseg-style config.
+    """Counts of the inference form of ``cfg.model`` of an mmseg-style
+    config.
 
     Args:
-        config (str | PathLike | mmengine.Config): Config file or object; its ``model``
-            is built with mmseg's registry (``default_scope='mmseg'``).
+        config (str | PathLike | mmengine.Config): Config file, package
+            config (``mmseg::...``) or object; its ``model`` is built as
+            ``repseg.apis`` builds models.
         input_shape (Sequence[int], optional): Height and width; defaults to
             512x1024 for segmentors and 224x224 otherwise.
     """
-    name = 'config'
-    if isinstance(config, (str, os.PathLike)):
-        name = str(config)
-        config = read_config(name)
-    if 'model' not in config:
-        raise ValueError(f'config {name!r} has no "model" key')
-    init_default_scope(config.get('default_scope', 'mmseg'))
-
-    def build():
-        try:
-            return MODELS.build(config.model)
-        except (KeyError, TypeError, ValueError) as err:
-            raise ValueError(f'config {name!r}: cannot build "model": '
-                             f'{err}') from err
-
+    name = str(config) if isinstance(config, (str, os.PathLike)) else \
+        'config'
+    config = load_model_config(config)
     if input_shape is None:
         input_shape = default_input_shape(config.model)
     in_channels = config.model.get('backbone', {}).get('in_channels', 3)
-    return _build_and_measure(build, input_shape, name,
+    return _build_and_measure(lambda: build_model(config), input_shape, name,
                               in_channels=in_channels)
 
 

@@ -1,25 +1,11 @@
-"""Config preparation shared by tools/train.py, tools/test.py and friends."""
-import argparse
-import os
+"""Config preparation shared by the tools and the package: reading a config,
+its default input size, and making a GPU-oriented config run here."""
 import os.path as osp
 import warnings
 from typing import Tuple
 
 import torch
-from mmengine.config import Config, DictAction
-
-
-def add_runner_args(parser: argparse.ArgumentParser) -> None:
-    """The options every Runner-based tool takes, as mmseg's tools do."""
-    parser.add_argument('--work-dir', help='where logs (and checkpoints) go '
-                        '(default: the config\'s work_dir, else '
-                        'work_dirs/<config name>)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config entries, KEY=VALUE')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'],
-                        default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-
+from mmengine.config import Config
 
 # Input (H, W) the tools use when none is given: ImageNet's test crop for
 # classifiers and bare backbones, mmseg's Cityscapes crop for segmentors.
@@ -31,26 +17,6 @@ def default_input_shape(model_cfg) -> Tuple[int, int]:
     """``SEGMENTOR_SHAPE`` for a model config with a decode head, else
     ``CLASSIFIER_SHAPE``."""
     return SEGMENTOR_SHAPE if 'decode_head' in model_cfg else CLASSIFIER_SHAPE
-
-
-def positive_int(text: str) -> int:
-    """argparse type: an integer > 0 (``--shape``, ``--batch-size`` ...)."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise argparse.ArgumentTypeError(
-            f'must be a positive integer, got {text!r}')
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    """argparse type: an integer >= 0 (``--warmup``)."""
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(
-            f'must be a non-negative integer, got {text!r}')
-    return int(text)
 
 
 def read_config(path: str) -> Config:
@@ -70,21 +36,6 @@ def read_config(path: str) -> Config:
         return Config.fromfile(path)
     except (OSError, SyntaxError) as err:
         raise ValueError(f'cannot read config {path!r}: {err}') from err
-
-
-def load_config(args: argparse.Namespace) -> Config:
-    """``args.config`` with ``--cfg-options``, launcher and work dir set."""
-    try:
-        cfg = read_config(args.config)
-    except ValueError as err:
-        raise SystemExit(str(err)) from err
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    cfg.launcher = args.launcher
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
-        'work_dirs', osp.splitext(osp.basename(args.config))[0])
-    return cfg
 
 
 def _replace_sync_bn(node):

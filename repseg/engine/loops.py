@@ -1,8 +1,10 @@
 """Validation and test loops that evaluate the re-parameterized model.
 
-What a RepVGG user ships is the fused model, so that is what validation
-during training and testing report. The loops evaluate a fused copy of the
-(unwrapped) model; the trained multi-branch model is left untouched, so
+What a RepVGG user ships is the inference form (``to_inference_form``:
+RepVGG blocks fused, conv+BN pairs folded), so that is what validation
+during training and testing report. The loops evaluate an inference-form
+copy of the (unwrapped) model; the trained multi-branch model is left
+untouched, so
 training, checkpoints and the hooks around the loop still see it.
 """
 from contextlib import contextmanager
@@ -12,14 +14,14 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import TestLoop, ValLoop
 from mmseg.registry import LOOPS
 
-from ..models.fusion import reparameterize_model
+from ..models.fusion import to_inference_form
 
 
 def fused_copy(model: torch.nn.Module) -> torch.nn.Module:
-    """An eval-mode, fused copy of ``model`` (without its DDP wrapper)."""
+    """The inference form of ``model`` (without its DDP wrapper), a copy."""
     if is_model_wrapper(model):
         model = model.module
-    return reparameterize_model(model).eval()
+    return to_inference_form(model)[0]
 
 
 class _FusedEvalMixin:

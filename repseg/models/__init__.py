@@ -1,5 +1,11 @@
 from .backbones import *  # noqa: F401,F403
 from .classifier import RepVGGClassifier
-from .fusion import fold_conv_bn, fuse_conv_bn, reparameterize_model
+from .fusion import (InferenceFormReport, fold_bn_into_kernel, fold_conv_bn,
+                     reparameterize_model, to_inference_form)
+from .tensor_forward import TensorForward
 
-__all__ = ['RepVGGClassifier', 'fold_conv_bn', 'fuse_conv_bn', 'reparameterize_model']
+__all__ = [
+    'InferenceFormReport', 'RepVGGClassifier', 'TensorForward',
+    'fold_bn_into_kernel', 'fold_conv_bn', 'reparameterize_model',
+    'to_inference_form'
+]

@@ -1,27 +1,37 @@
-"""Structural re-parameterization: the fusion math, in one place.
+"""Structural re-parameterization: the fusion math and the inference form.
 
-Every tool that folds layers (RepVGG blocks, conv+BN pairs of the heads)
-calls these functions; nothing else in repseg does this arithmetic.
+Every tool that folds layers (validation, ``tools/deploy.py``, the
+benchmark, the complexity counter) goes through ``to_inference_form``;
+nothing else in repseg does this arithmetic.
+
+* tensor math: ``fold_bn_into_kernel``, ``pad_kernel``, ``identity_kernel``
+  (what a RepVGG block's ``reparameterize`` sums);
+* one conv: ``fold_conv_bn``;
+* a model: ``reparameterize_model`` (every RepVGG block) and
+  ``fold_conv_bn_pairs`` (every BN that takes a conv's output), both in
+  ``to_inference_form``.
 """
 import copy
-from typing import Optional, Tuple
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from .utils import replace_submodule
 
-def fuse_conv_bn(kernel: Tensor, norm: _BatchNorm,
-                 conv_bias: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
-    """Fold an eval-mode BN that follows a conv into the conv.
+
+def fold_bn_into_kernel(kernel: Tensor, norm: _BatchNorm,
+                        conv_bias: Optional[Tensor] = None
+                        ) -> Tuple[Tensor, Tensor]:
+    """The kernel and bias of a conv with an eval-mode BN folded in.
 
     ``BN(conv(x) + b) = conv'(x) + b'`` with ``conv' = W * gamma / std`` and
     ``b' = beta + (b - mean) * gamma / std``, ``std = sqrt(var + eps)``.
-    Works for any ``_BatchNorm`` (BN, SyncBN), affine or not.
-
-    Returns:
-        tuple[Tensor, Tensor]: the fused kernel and bias.
+    Works for any ``_BatchNorm`` (BN, SyncBN), affine or not. (mmcv's
+    ``fuse_conv_bn`` is another thing: it rewrites a whole module.)
     """
     std = (norm.running_var + norm.eps).sqrt()
     gamma = norm.weight if norm.affine else torch.ones_like(std)
@@ -55,7 +65,7 @@ def identity_kernel(channels: int, groups: int, kernel_size: int,
 @torch.no_grad()
 def fold_conv_bn(conv: nn.Conv2d, norm: _BatchNorm) -> nn.Conv2d:
     """A new conv (with bias) equal to ``norm(conv(x))`` in eval mode."""
-    kernel, bias = fuse_conv_bn(conv.weight, norm, conv.bias)
+    kernel, bias = fold_bn_into_kernel(conv.weight, norm, conv.bias)
     fused = copy.deepcopy(conv)
     fused.weight = nn.Parameter(kernel.detach().clone())
     fused.bias = nn.Parameter(bias.detach().clone())
@@ -68,6 +78,7 @@ def reparameterize_model(model: nn.Module, inplace: bool = False) -> nn.Module:
     Any submodule with a ``reparameterize()`` method (a RepVGG block, a
     RepVGG backbone) is converted, wherever it sits: a bare backbone, a
     segmentor, a classifier, a wrapped model. Converting twice is a no-op.
+    Other layers are left as they are (``to_inference_form`` folds them).
 
     Args:
         model: the model to convert.
@@ -84,3 +95,194 @@ def reparameterize_model(model: nn.Module, inplace: bool = False) -> nn.Module:
         if callable(getattr(module, 'reparameterize', None)):
             module.reparameterize()
     return model
+
+
+@torch.no_grad()
+def find_conv_bn_pairs(model: nn.Module,
+                       run: Callable[[nn.Module], object]
+                       ) -> List[Tuple[str, str]]:
+    """Names of the (conv, BN) pairs of ``model`` where the BN takes the
+    conv's output tensor itself, seen during one call of ``run(model)``.
+
+    The data flow is observed rather than guessed from module order: a conv
+    and a BN that merely sit side by side in a module are not a pair. A conv
+    whose output also feeds something else than its BN would fold wrongly;
+    every caller compares the folded model with the original.
+    """
+    names = {module: name for name, module in model.named_modules()}
+    last_conv = {}  # the latest conv call: its module and output tensor
+    pairs = []
+
+    def remember_conv(module, args, output):
+        last_conv.update(module=module, output=output)
+
+    def match_norm(module, args):
+        if args and last_conv and args[0] is last_conv['output']:
+            pair = (names[last_conv['module']], names[module])
+            if pair not in pairs:
+                pairs.append(pair)
+        last_conv.clear()
+
+    handles = []
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d):
+            handles.append(module.register_forward_hook(remember_conv))
+        elif isinstance(module, _BatchNorm):
+            handles.append(module.register_forward_pre_hook(match_norm))
+    try:
+        run(model)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return pairs
+
+
+@torch.no_grad()
+def fold_conv_bn_pairs(model: nn.Module,
+                       run: Callable[[nn.Module], object]
+                       ) -> List[Tuple[str, str]]:
+    """Fold, in place, every eval-mode BN that directly follows a conv in
+    ``model`` into that conv (``fold_conv_bn``); the BN becomes
+    ``nn.Identity``, so the state dict is that of a conv with bias and no
+    norm (what mmcv's ``ConvModule`` builds for ``norm_cfg=None``).
+
+    ``run(model)`` must call the model once on any small input: that is how
+    the pairs are found (``find_conv_bn_pairs``). Returns the pairs folded.
+    """
+    if any(m.training for m in model.modules() if isinstance(m, _BatchNorm)):
+        raise ValueError('fold_conv_bn_pairs: put the model in eval mode '
+                         'first (a BN in training mode cannot be folded)')
+    pairs = find_conv_bn_pairs(model, run)
+    for conv_name, norm_name in pairs:
+        conv = model.get_submodule(conv_name)
+        norm = model.get_submodule(norm_name)
+        replace_submodule(model, conv_name, fold_conv_bn(conv, norm))
+        replace_submodule(model, norm_name, nn.Identity())
+    return pairs
+
+
+def count_layers(model: nn.Module) -> Dict[str, int]:
+    """Parameters, convolutions and BN layers of ``model``."""
+    return dict(
+        params=sum(p.numel() for p in model.parameters()),
+        convs=sum(isinstance(m, nn.Conv2d) for m in model.modules()),
+        norms=sum(isinstance(m, _BatchNorm) for m in model.modules()))
+
+
+def is_segmentor(model: nn.Module) -> bool:
+    """An mmseg segmentor (``EncoderDecoder`` and its kind)."""
+    return hasattr(model, 'decode_head') and hasattr(model, 'extract_feat')
+
+
+def auxiliary_heads(model: nn.Module) -> List[nn.Module]:
+    """A segmentor's auxiliary heads (none, one or a ModuleList)."""
+    heads = getattr(model, 'auxiliary_head', None)
+    if heads is None:
+        return []
+    return list(heads) if isinstance(heads, nn.ModuleList) else [heads]
+
+
+def run_every_layer(model: nn.Module, image: Tensor) -> None:
+    """Call every layer that a model's inference form holds, once.
+
+    A segmentor: backbone (and neck), decode head and the auxiliary heads,
+    which inference itself never calls but which the deployed model keeps
+    (its config still has them). An mmengine model: ``mode='tensor'``.
+    Anything else: ``model(image)``.
+    """
+    if is_segmentor(model):
+        features = model.extract_feat(image)
+        model.decode_head(features)
+        for head in auxiliary_heads(model):
+            head(features)
+    elif hasattr(model, 'data_preprocessor'):
+        model(image, mode='tensor')
+    else:
+        model(image)
+
+
+def example_image(model: nn.Module, size: int = 64) -> Tensor:
+    """A small blank image batch for ``model``: as many channels as its first
+    conv takes, on the device of its parameters."""
+    first_conv = next((m for m in model.modules()
+                       if isinstance(m, nn.Conv2d)), None)
+    channels = first_conv.in_channels if first_conv is not None else 3
+    tensors = list(model.parameters()) + list(model.buffers())
+    device = tensors[0].device if tensors else torch.device('cpu')
+    return torch.zeros(1, channels, size, size, device=device)
+
+
+@dataclass
+class InferenceFormReport:
+    """What ``to_inference_form`` changed.
+
+    Args:
+        reparameterized (int): RepVGG blocks fused.
+        folded (dict[str, int]): conv+BN pairs folded per top-level part
+            (``backbone``, ``decode_head`` ...), parts with none left out.
+        before / after (dict[str, int]): ``count_layers`` of the model as
+            given and of its inference form.
+    """
+    reparameterized: int
+    folded: Dict[str, int] = field(default_factory=dict)
+    before: Dict[str, int] = field(default_factory=dict)
+    after: Dict[str, int] = field(default_factory=dict)
+
+
+def _is_block(module: nn.Module) -> bool:
+    """A re-parameterizable module with none inside it (a RepVGG block, not
+    the backbone that holds blocks)."""
+    def convertible(m):
+        return callable(getattr(m, 'reparameterize', None))
+    return convertible(module) and not any(
+        convertible(m) for m in list(module.modules())[1:])
+
+
+def count_unfused_blocks(model: nn.Module) -> int:
+    """RepVGG blocks of ``model`` still in their multi-branch form."""
+    return sum(_is_block(m) and not getattr(m, 'deploy', False)
+               for m in model.modules())
+
+
+def to_inference_form(model: nn.Module, example: Optional[Tensor] = None,
+                      inplace: bool = False
+                      ) -> Tuple[nn.Module, InferenceFormReport]:
+    """The model as repseg runs it at inference, in eval mode.
+
+    1. Every RepVGG block (any module with ``reparameterize()``) becomes one
+       3x3 conv with bias (``reparameterize_model``).
+    2. Every BN whose input is a conv's output, seen in one call of every
+       layer on ``example`` (``run_every_layer``), is folded into that conv
+       (``fold_conv_bn_pairs``): the heads' ConvModules, and conv+BN pairs
+       that are no ConvModules (mmseg's ResNet), alike.
+
+    Guarantee: in eval mode the result computes the same function as
+    ``model`` up to float rounding, for every input size (folding does not
+    depend on the example's size or values); callers that write or time it
+    check this against the model (``repseg.equivalence``). Idempotent.
+    BN layers that follow no conv (there are none in RepVGG, PSPNet or FCN
+    heads) are left as they are and show in ``report.after['norms']``.
+
+    Args:
+        model: a bare backbone, a classifier or a segmentor, any form.
+        example: an input batch to observe the data flow on; by default a
+            blank 64x64 image (``example_image``).
+        inplace: convert ``model`` itself rather than a deep copy.
+
+    Returns:
+        tuple[nn.Module, InferenceFormReport]: the inference form and what
+        was changed.
+    """
+    before = count_layers(model)
+    reparameterized = count_unfused_blocks(model)
+    fused = reparameterize_model(model, inplace=inplace).eval()
+    if example is None:
+        example = example_image(fused)
+    pairs = fold_conv_bn_pairs(fused,
+                               lambda m: run_every_layer(m, example))
+    folded = {}
+    for conv_name, _ in pairs:
+        part = conv_name.split('.')[0]
+        folded[part] = folded.get(part, 0) + 1
+    return fused, InferenceFormReport(reparameterized, folded, before,
+                                      count_layers(fused))

@@ -16,7 +16,7 @@ options 'cl' (channels-last), 'psp' (PSP head bottleneck factorized, exact),
 and one runtime of 'jit' (TorchScript frozen), 'compile' (torch.compile,
 inductor with freezing), 'onnx' (ONNX Runtime, needs `pip install
 -e .[onnx]`). Aliases: jit, compile, onnx = fused+jit etc.; fast = the
-fastest CPU path found for this project's models (see repseg/benchmark.py).
+fastest CPU path found for this project's segmentors (README, Speed).
 
 Weights are random unless CKPT is given (timing does not depend on them).
 A config whose backbone is already fused (deploy=True, tools/deploy.py
@@ -27,21 +27,14 @@ the model's eager fused output, and one that differs by more than
 --tolerance (largest |diff| / largest |output|) stops the run.
 """
 import argparse
-import json
-import platform
 import sys
 
 import torch
 
-from repseg.benchmark import (FP16_TOLERANCE, TOLERANCE, BenchmarkError,
-                              OutputMismatch, RowBuilder, build_rows,
-                              find_row, format_table, measure_cuda_memory,
-                              model_from_arch, model_from_config, parse_mode,
-                              row_names,
-                              summarize, time_rows)
-from repseg.engine.config import non_negative_int, positive_int
-from repseg.fileio import atomic_output
-
+from repseg.benchmark import (BenchmarkError, benchmark, build_specs,
+                              format_table, parse_mode)
+from repseg.cli import non_negative_int, positive_int
+from repseg.equivalence import FP16_TOLERANCE, TOLERANCE, OutputMismatch
 
 def mode_name(text: str) -> str:
     try:
@@ -107,27 +100,10 @@ def parse_args(argv=None):
     return args
 
 
-def build_specs(args):
-    main = (model_from_arch(args.arch) if args.arch else
-            model_from_config(args.config, args.checkpoint))
-    return [main] + [model_from_config(path) for path in args.baselines]
-
-
-def environment(args, inputs) -> dict:
-    env = dict(device=args.device, input_shape=list(inputs.shape),
-               fp16=args.fp16, channels_last=args.channels_last,
-               torch=torch.__version__, python=platform.python_version(),
-               repeat=args.repeat, warmup=args.warmup)
-    if args.device == 'cpu':
-        env.update(threads=torch.get_num_threads(),
-                   processor=platform.processor() or platform.machine(),
-                   memory='peak RSS growth in the first call after '
-                   'building (resource.getrusage ru_maxrss, mark reset '
-                   'before the call)')
-    else:
-        env.update(gpu=torch.cuda.get_device_name(),
-                   memory='torch.cuda.max_memory_allocated growth per call')
-    return env
+def announce(env: dict, rows) -> None:
+    print(', '.join(f'{k}: {v}' for k, v in env.items()))
+    print(f'timing {len(rows)} rows, {env["warmup"]} warm-up + '
+          f'{env["repeat"]} timed calls each, interleaved ...', flush=True)
 
 
 def main(argv=None):
@@ -139,36 +115,18 @@ def main(argv=None):
             sys.exit('benchmark.py: --device cuda but CUDA is not available')
         # Let cuDNN pick the fastest algorithm for the fixed input shape.
         torch.backends.cudnn.benchmark = True
-    tolerance = args.tolerance or (FP16_TOLERANCE if args.fp16 else TOLERANCE)
     try:
-        specs = build_specs(args)
-        height, width = args.shape or specs[0].default_shape
-        torch.manual_seed(0)
-        inputs = torch.randn(args.batch_size, specs[0].in_channels, height,
-                             width)
-        builder = RowBuilder(inputs, args.device, args.fp16,
-                             args.channels_last)
-        # A wrong --reference fails now, not after minutes of preparation.
-        reference = find_row(row_names(specs, args.modes, builder),
-                             args.reference)
-        rows = build_rows(specs, args.modes, builder, tolerance)
+        specs = build_specs(args.config, args.checkpoint, args.arch,
+                            args.baselines)
+        report = benchmark(specs, args.modes, args.shape, args.batch_size,
+                           args.device, args.fp16, args.channels_last,
+                           args.repeat, args.warmup, args.tolerance,
+                           args.reference, on_timing=announce)
     except (BenchmarkError, OutputMismatch) as err:
         sys.exit(f'benchmark.py: {err}')
-    env = environment(args, inputs)
-    print(', '.join(f'{k}: {v}' for k, v in env.items()))
-    print(f'timing {len(rows)} rows, {args.warmup} warm-up + '
-          f'{args.repeat} timed calls each, interleaved ...', flush=True)
-    time_rows(rows, args.repeat, args.warmup, args.device)
-    if args.device == 'cuda':
-        for row in rows:
-            row.peak_memory = measure_cuda_memory(row, args.device)
-    results = summarize(rows, reference)
-    print(format_table(results, reference))
+    print(format_table(report.rows, report.reference))
     if args.json:
-        with atomic_output(args.json) as tmp:
-            tmp.write_text(json.dumps(
-                dict(environment=env, reference=reference,
-                     tolerance=tolerance, rows=results), indent=2) + '\n')
+        report.dump(args.json)
         print(f'wrote {args.json}')
 
 

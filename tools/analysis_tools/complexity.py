@@ -20,7 +20,7 @@ from repseg.analysis.complexity import (CLASSIFIER_SHAPE, check_arch,
                                         classifier_complexity,
                                         config_complexity, format_paper_table,
                                         format_report)
-from repseg.engine.config import positive_int
+from repseg.cli import positive_int
 from repseg.fileio import atomic_output
 from repseg.models.backbones import RepVGG
 

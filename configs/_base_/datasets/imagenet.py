@@ -1,19 +1,11 @@
-# ImageNet-1k, the RepVGG paper's augmentation (REPVGG.md section 3):
-# train RandomResizedCrop 224 + horizontal flip; test resize the shorter
-# edge to 256, centre crop 224. Batch 32 per GPU: 256 on 8 GPUs.
+# ImageNet-1k, the RepVGG paper's augmentation (Ding et al., RepVGG, CVPR
+# 2021, arXiv 2101.03697, Sec. 4.1): train RandomResizedCrop 224 + horizontal
+# flip; test resize the shorter edge to 256, centre crop 224. Batch 32 per
+# GPU: 256 on 8 GPUs. The normalisation is in _base_/models/repvgg_cls.py.
 # Layout: data/imagenet/{train,val}/<class>/*.JPEG. For ImageNet's flat val
 # folder use ann_file='meta/val.txt' ("<file> <label>" lines) in val_dataset.
 dataset_type = 'ImageNetDataset'
 data_root = 'data/imagenet'
-# Normalisation travels with the data, inside the model config, so that
-# tools building cfg.model directly get it too.
-model = dict(
-    data_preprocessor=dict(
-        type='ImgDataPreprocessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        bgr_to_rgb=True))
-
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='RandomResizedCrop', scale=224),

@@ -1,6 +1,7 @@
-# The RepVGG paper's ImageNet schedule (REPVGG.md section 3): 120 epochs,
-# SGD lr 0.1 (global batch 256), momentum 0.9, cosine decay, weight decay
-# 1e-4 on conv and linear kernels only (none on BN parameters and biases).
+# The RepVGG paper's ImageNet schedule (Ding et al., RepVGG, CVPR 2021,
+# arXiv 2101.03697, Sec. 4.1): 120 epochs, SGD lr 0.1 (global batch 256),
+# momentum 0.9, cosine decay, weight decay 1e-4 on conv and linear kernels
+# only (none on BN parameters and biases).
 # Also the classification runtime: the shared runtime is segmentation's
 # (iteration-based logs, SegLocalVisualizer), classification runs by epoch.
 _base_ = '../default_runtime.py'

@@ -1,6 +1,7 @@
-# The RepVGG paper's segmentation recipe (REPVGG.md section 4): poly lr
-# (base 0.01, power 0.9), weight decay 1e-4, global batch 16 (8 GPUs x 2),
-# 40 epochs of Cityscapes train (2975 images) = 7440 iterations.
+# The RepVGG paper's segmentation recipe (Ding et al., RepVGG, CVPR 2021,
+# arXiv 2101.03697, Sec. 4.3): poly lr (base 0.01, power 0.9), weight decay
+# 1e-4, global batch 16 (8 GPUs x 2), 40 epochs of Cityscapes train (2975
+# images) = 7440 iterations.
 _base_ = 'mmseg::_base_/schedules/schedule_80k.py'
 max_iters = 7440
 optim_wrapper = dict(optimizer=dict(weight_decay=1e-4))

@@ -14,7 +14,7 @@ from mmseg.registry import MODELS
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ..fusion import fuse_conv_bn, identity_kernel, pad_kernel
+from ..fusion import fold_bn_into_kernel, identity_kernel, pad_kernel
 
 
 class DeployFormMismatch(RuntimeError):
@@ -137,15 +137,15 @@ class RepVGGBlock(BaseModule):
     def fused_kernel_and_bias(self):
         """The kernel and bias of the single 3x3 conv equal to the three
         branches in eval mode (BN running statistics)."""
-        kernel, bias = fuse_conv_bn(self.branch_3x3.conv.weight,
-                                    self.branch_3x3.norm)
-        kernel_1x1, bias_1x1 = fuse_conv_bn(self.branch_1x1.conv.weight,
-                                            self.branch_1x1.norm)
+        kernel, bias = fold_bn_into_kernel(self.branch_3x3.conv.weight,
+                                           self.branch_3x3.norm)
+        kernel_1x1, bias_1x1 = fold_bn_into_kernel(
+            self.branch_1x1.conv.weight, self.branch_1x1.norm)
         kernel = kernel + pad_kernel(kernel_1x1, 3)
         bias = bias + bias_1x1
         if self.branch_norm is not None:
             eye = identity_kernel(self.in_channels, self.groups, 3, kernel)
-            kernel_id, bias_id = fuse_conv_bn(eye, self.branch_norm)
+            kernel_id, bias_id = fold_bn_into_kernel(eye, self.branch_norm)
             kernel = kernel + kernel_id
             bias = bias + bias_id
         return kernel, bias

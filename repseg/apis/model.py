@@ -1,0 +1,134 @@
+"""Building a model from a config, the one way every tool does it."""
+import copy
+import os
+from typing import Optional, Union
+
+import torch
+from mmengine.config import Config
+from mmengine.model import revert_sync_batchnorm
+from mmengine.registry import init_default_scope
+from mmengine.runner.checkpoint import load_checkpoint
+from mmengine.utils import import_modules_from_strings
+from torch import nn
+
+from ..engine.config import read_config
+from ..models.backbones import DeployFormMismatch
+from ..models.fusion import to_inference_form
+
+ConfigType = Union[str, os.PathLike, Config]
+
+
+class ConfigError(ValueError):
+    """A config that cannot be read or does not describe a model."""
+
+
+class CheckpointMismatch(ValueError):
+    """A readable checkpoint whose weights do not fit the config's model.
+    ``__cause__`` holds the loader's own error (``DeployFormMismatch`` for a
+    fused checkpoint given a multi-branch model, or the reverse)."""
+
+    @property
+    def is_form_mismatch(self) -> bool:
+        return isinstance(self.__cause__, DeployFormMismatch)
+
+
+def config_name(cfg: Config) -> str:
+    """How errors name a config: its file, else ``'config'``."""
+    return cfg.filename or 'config'
+
+
+def load_model_config(config: ConfigType,
+                      cfg_options: Optional[dict] = None) -> Config:
+    """A config with a ``model``, from a file, an installed package's config
+    (``mmseg::pspnet/...py``) or a ``Config`` (deep-copied: the caller's is
+    never changed), ``cfg_options`` merged and ``custom_imports`` imported.
+    """
+    if isinstance(config, Config):
+        cfg = copy.deepcopy(config)
+    elif isinstance(config, (str, os.PathLike)):
+        try:
+            cfg = read_config(str(config))
+        except ValueError as err:
+            raise ConfigError(str(err)) from err
+    else:
+        raise TypeError('config must be a path or an mmengine Config, got '
+                        f'{type(config).__name__}')
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    if cfg.get('custom_imports'):
+        import_modules_from_strings(**cfg.custom_imports)
+    if 'model' not in cfg:
+        raise ConfigError(f'config {config_name(cfg)!r} has no "model" key')
+    return cfg
+
+
+def build_model(cfg: Config) -> nn.Module:
+    """``cfg.model`` built with mmseg's registry, in train mode, SyncBN
+    turned into BN, and no pretrained weights fetched (``init_cfg`` and
+    ``pretrained`` are dropped: weights come from a checkpoint or stay as
+    initialized). Works under ``torch.device('meta')`` too."""
+    model_cfg = copy.deepcopy(cfg.model)
+    model_cfg.pop('pretrained', None)
+    if isinstance(model_cfg.get('backbone'), dict):
+        model_cfg.backbone.pop('init_cfg', None)
+    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    from mmseg.registry import MODELS
+    try:
+        model = MODELS.build(model_cfg)
+    except (KeyError, TypeError, ValueError) as err:
+        raise ConfigError(f'config {config_name(cfg)!r}: cannot build '
+                          f'"model": {err}') from err
+    # Inference needs no synchronized statistics, and torch's SyncBN runs
+    # on CUDA only.
+    return revert_sync_batchnorm(model)
+
+
+def load_weights(model: nn.Module, checkpoint: str, cfg: Config) -> dict:
+    """Load ``checkpoint`` into ``model`` strictly; the checkpoint's dict.
+
+    A file that is missing or not a readable checkpoint raises the safe
+    loader's ``repseg.checkpoint.CheckpointError``; weights that do not fit
+    ``cfg``'s model raise ``CheckpointMismatch`` naming both.
+    """
+    try:
+        return load_checkpoint(model, str(checkpoint), map_location='cpu',
+                               strict=True, logger='silent')
+    except (DeployFormMismatch, RuntimeError, KeyError) as err:
+        raise CheckpointMismatch(
+            f'checkpoint {str(checkpoint)!r} does not match config '
+            f'{config_name(cfg)!r}: {err}') from err
+
+
+def init_model(config: ConfigType,
+               checkpoint: Optional[str] = None,
+               device: Union[str, torch.device] = 'cpu',
+               cfg_options: Optional[dict] = None,
+               inference_form: bool = True) -> nn.Module:
+    """A segmentor or classifier from a training config or a
+    ``tools/deploy.py`` output, as mmseg's ``init_model`` builds one.
+
+    Args:
+        config: Config file, ``package::path`` name or ``Config``.
+        checkpoint: Weights, loaded strictly; without one the weights stay
+            as initialized.
+        device: Where the model goes.
+        cfg_options: Overrides merged into the config first.
+        inference_form: Bring the model to its inference form
+            (``repseg.models.to_inference_form``); False keeps the form the
+            config describes (multi-branch blocks, BN layers).
+
+    Returns:
+        nn.Module: the model in eval mode, with ``cfg`` (the config used)
+        and, where the checkpoint records one, ``dataset_meta``.
+    """
+    cfg = load_model_config(config, cfg_options)
+    model = build_model(cfg)
+    if checkpoint is not None:
+        meta = load_weights(model, checkpoint, cfg).get('meta') or {}
+        if isinstance(meta, dict) and meta.get('dataset_meta'):
+            model.dataset_meta = meta['dataset_meta']
+    model.cfg = cfg
+    model = model.to(device).eval()
+    if inference_form:
+        model, _ = to_inference_form(model, inplace=True)
+    return model

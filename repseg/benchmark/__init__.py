@@ -1,0 +1,25 @@
+"""Side-by-side inference benchmark of the forms and runtimes of models.
+
+A *row* is one model (a config, a RepVGG arch) in one *mode*
+(``repseg.benchmark.modes``). All rows see the same input and are timed
+interleaved (at each repeat every row runs once, starting from a rotating
+position), so that machine noise hits every row alike; before timing,
+every row's output is compared with the model's eager fused output.
+"""
+from .models import (ModelSpec, model_from_arch, model_from_config,
+                     randomize_bn_statistics)
+from .modes import (ALIASES, FAST_MODE, FORMS, OPTIONS, REWRITES, RUNTIMES,
+                    BenchmarkError, Mode, parse_mode)
+from .rows import Row, RowBuilder, build_rows, eager_reference, fused_form
+from .run import benchmark, build_specs, environment
+from .summary import find_row, format_table, row_names, summarize
+from .timing import measure_cuda_memory, measured_call, time_rows
+
+__all__ = [
+    'ALIASES', 'FAST_MODE', 'FORMS', 'OPTIONS', 'REWRITES', 'RUNTIMES',
+    'BenchmarkError', 'Mode', 'ModelSpec', 'Row', 'RowBuilder', 'benchmark',
+    'build_rows', 'build_specs', 'eager_reference', 'environment',
+    'find_row', 'format_table', 'fused_form', 'measure_cuda_memory',
+    'measured_call', 'model_from_arch', 'model_from_config', 'parse_mode',
+    'randomize_bn_statistics', 'row_names', 'summarize', 'time_rows'
+]

@@ -1,0 +1,73 @@
+"""The benchmark's modes: ``FORM[+OPTION...]``.
+
+* FORM: ``unfused`` (the multi-branch model as built) or ``fused`` (its
+  inference form, ``repseg.models.to_inference_form``: RepVGG blocks fused,
+  every conv+BN folded, baselines' too).
+* options: exact rewrites (``repseg.rewrites``) ``psp`` (PSP head
+  factorized), ``wino2`` / ``wino4`` (every 3x3 stride-1 conv by Winograd
+  F(2x2, 3x3) / F(4x4, 3x3)), ``cl`` (channels-last memory format), and at
+  most one runtime: ``jit`` (TorchScript, frozen, optimized for inference),
+  ``compile`` (``torch.compile``, inductor with weight freezing) or ``onnx``
+  (ONNX Runtime, all graph optimizations; CPU, fp32).
+
+Aliases: ``jit``, ``compile``, ``onnx`` mean ``fused+jit`` etc., and
+``fast`` means ``FAST_MODE``, the fastest CPU path for this project's
+segmentors at 512x1024 (README, Speed).
+"""
+from dataclasses import dataclass
+from typing import Tuple
+
+FORMS = ('unfused', 'fused')
+REWRITES = ('psp', 'wino2', 'wino4', 'cl')
+RUNTIMES = ('jit', 'compile', 'onnx')
+OPTIONS = REWRITES + RUNTIMES
+FAST_MODE = 'fused+psp+wino4+compile'
+ALIASES = {'jit': 'fused+jit', 'compile': 'fused+compile',
+           'onnx': 'fused+onnx', 'fast': FAST_MODE}
+
+
+class BenchmarkError(ValueError):
+    """Bad input to the benchmark (a mode, a model, a row name)."""
+
+
+# --------------------------------------------------------------- modes
+
+
+@dataclass(frozen=True)
+class Mode:
+    """A parsed mode: the model form, layout options and runtime."""
+    form: str
+    options: Tuple[str, ...] = ()
+    runtime: str = 'eager'
+
+    @property
+    def name(self) -> str:
+        extras = [o for o in REWRITES if o in self.options]
+        if self.runtime != 'eager':
+            extras.append(self.runtime)
+        return '+'.join([self.form] + extras)
+
+
+def parse_mode(text: str) -> Mode:
+    """``'fused+cl+jit'`` -> ``Mode('fused', ('cl', ), 'jit')``; aliases
+    (``jit``, ``onnx``, ``fast`` ...) are expanded first."""
+    parts = ALIASES.get(text, text).split('+')
+    form, options = parts[0], parts[1:]
+    if form not in FORMS:
+        raise BenchmarkError(
+            f'mode {text!r}: starts with {form!r}, not one of {FORMS} (or an '
+            f'alias: {sorted(ALIASES)})')
+    unknown = [o for o in options if o not in OPTIONS]
+    if unknown:
+        raise BenchmarkError(f'mode {text!r}: unknown option(s) {unknown}; '
+                             f'options are {OPTIONS}')
+    if len(set(options)) != len(options):
+        raise BenchmarkError(f'mode {text!r}: an option is repeated')
+    if {'wino2', 'wino4'} <= set(options):
+        raise BenchmarkError(f'mode {text!r}: wino2 or wino4, not both')
+    runtimes = [o for o in options if o in RUNTIMES]
+    if len(runtimes) > 1:
+        raise BenchmarkError(f'mode {text!r}: at most one runtime of '
+                             f'{RUNTIMES}, got {runtimes}')
+    return Mode(form, tuple(o for o in REWRITES if o in options),
+                runtimes[0] if runtimes else 'eager')

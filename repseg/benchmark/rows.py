@@ -1,0 +1,181 @@
+"""Rows: a model in a mode, built, checked against the eager fused model,
+ready to time."""
+import copy
+import os.path as osp
+import tempfile
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import torch
+from torch import Tensor, nn
+
+from ..backends import OnnxRuntimeBackend, compile_module, trace_and_freeze
+from ..equivalence import TOLERANCE, OutputMismatch, relative_difference
+from ..export import export_onnx
+from ..models.fusion import to_inference_form
+from ..rewrites import factorize_psp_heads, to_channels_last, use_winograd
+from .models import ModelSpec
+from .modes import BenchmarkError, Mode, parse_mode
+from .timing import measured_call
+
+
+@dataclass
+class Row:
+    """One model in one mode, ready to run, and what was measured.
+
+    ``run()`` computes the outputs (a tuple of tensors) from the row's own
+    copy of the input (in the row's memory format and precision).
+    """
+    model_label: str
+    mode: Mode
+    run: Callable[[], Tuple[Tensor, ...]]
+    batch_size: int
+    times: List[float] = field(default_factory=list)
+    max_rel_diff: Optional[float] = None
+    peak_memory: Optional[int] = None
+
+    @property
+    def name(self) -> str:
+        return f'{self.model_label}:{self.mode.name}'
+
+
+def fused_form(spec: ModelSpec, sample: Tensor) -> nn.Module:
+    """The eager fused model: ``spec.model``'s inference form, the data
+    flow observed on ``sample``."""
+    return to_inference_form(spec.model, sample)[0]
+
+
+class RowBuilder:
+    """Turns (model, mode) into runnable rows on one device, one input.
+
+    Args:
+        inputs (Tensor): The input every row sees (fp32, on the CPU).
+        device (str): ``'cpu'`` or ``'cuda'``.
+        fp16 (bool): Run in half precision (``.half()``; CUDA only).
+        channels_last (bool): Add the ``cl`` option to every mode.
+        workdir (str): Where ONNX files are written.
+    """
+
+    def __init__(self, inputs: Tensor, device: str = 'cpu',
+                 fp16: bool = False, channels_last: bool = False,
+                 workdir: Optional[str] = None):
+        self.inputs = inputs
+        self.device = torch.device(device)
+        self.fp16 = fp16
+        self.channels_last = channels_last
+        self.workdir = workdir or tempfile.mkdtemp(prefix='benchmark_')
+
+    def with_global_options(self, mode: Mode) -> Mode:
+        if self.channels_last and 'cl' not in mode.options:
+            return parse_mode(mode.name + '+cl')
+        return mode
+
+    def check_mode(self, spec: ModelSpec, mode: Mode) -> None:
+        if mode.form == 'unfused' and spec.already_fused:
+            raise BenchmarkError(
+                f'mode {mode.name!r}: {spec.label} is already fused (backbone '
+                'deploy=True); it has no unfused form')
+        if mode.runtime == 'onnx' and (self.fp16 or self.device.type != 'cpu'):
+            raise BenchmarkError(f'mode {mode.name!r}: the onnx runtime is '
+                                 'benchmarked on the CPU in fp32 only')
+        if self.fp16 and self.device.type != 'cuda':
+            raise BenchmarkError('--fp16 needs --device cuda')
+
+    def build(self, spec: ModelSpec, forms: Dict[str, nn.Module],
+              mode: Mode) -> Row:
+        """A row for ``spec`` in ``mode``; ``forms`` maps 'unfused' and
+        'fused' to the eager models (copied here, never changed)."""
+        mode = self.with_global_options(mode)
+        self.check_mode(spec, mode)
+        model = copy.deepcopy(forms[mode.form])
+        inputs = self.inputs
+        if 'psp' in mode.options:
+            factorize_psp_heads(model)
+        for tile in (2, 4):
+            if f'wino{tile}' in mode.options:
+                use_winograd(model, tile)
+        if 'cl' in mode.options:
+            model = to_channels_last(model)
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
+        model = model.to(self.device).eval()
+        inputs = inputs.to(self.device)
+        if self.fp16:
+            model, inputs = model.half(), inputs.half()
+        module = spec.forward(model).eval()
+        if mode.runtime == 'jit':
+            module = trace_and_freeze(module, inputs)
+        elif mode.runtime == 'compile':
+            module = compile_module(module, inputs)
+        elif mode.runtime == 'onnx':
+            path = osp.join(self.workdir,
+                            f'{spec.label}_{mode.name}.onnx'.replace('+', '_'))
+            export_onnx(module, inputs, path)
+            module = OnnxRuntimeBackend(path, torch.get_num_threads())
+        batch_size = inputs.shape[0]
+
+        def run():
+            with torch.inference_mode():
+                return module(inputs)
+
+        return Row(spec.label, mode, run, batch_size)
+
+
+def build_rows(specs: Sequence[ModelSpec], modes: Sequence[str],
+               builder: RowBuilder,
+               tolerance: float = TOLERANCE) -> List[Row]:
+    """Every model in every mode, each row checked against the model's
+    eager fused output (``OutputMismatch`` above ``tolerance``). The fused
+    model is also checked against the unfused one, which catches a wrong
+    fold. Models are prepared one at a time to bound memory."""
+    parsed = [parse_mode(m) for m in modes]
+    names = [p.name for p in parsed]
+    if len(set(names)) != len(names):
+        raise BenchmarkError(f'modes {list(modes)} name a mode twice')
+    labels = [s.label for s in specs]
+    if len(set(labels)) != len(labels):
+        raise BenchmarkError(f'models {labels} appear twice')
+    rows = []
+    # Pairs are found on a small input: the same layers run at any size.
+    sample = builder.inputs[:1, :, :128, :128]
+    for spec in specs:
+        for mode in parsed:  # every error before any slow work
+            builder.check_mode(spec, builder.with_global_options(mode))
+        forms = dict(fused=fused_form(spec, sample))
+        reference = eager_reference(spec, forms['fused'], builder)
+        if not spec.already_fused:
+            forms['unfused'] = spec.model
+            unfused = eager_reference(spec, spec.model, builder)
+            diff = relative_difference(reference, unfused)
+            if diff > tolerance:
+                raise OutputMismatch(
+                    f'{spec.label}: the fused model differs from the '
+                    f'unfused one by {diff:.3e} (> {tolerance:g})')
+        for mode in parsed:
+            try:
+                row = builder.build(spec, forms, mode)
+                outputs, row.peak_memory = measured_call(row, builder.device)
+            except RuntimeError as err:  # a runtime that cannot take it
+                message = str(err).strip().splitlines() or ['']
+                raise BenchmarkError(
+                    f'{spec.label}:{mode.name}: this mode fails on this model'
+                    f' ({type(err).__name__}: {message[-1]})') from err
+            row.max_rel_diff = relative_difference(outputs, reference)
+            if row.max_rel_diff > tolerance:
+                raise OutputMismatch(
+                    f'row {row.name}: output differs from the eager fused '
+                    f'model by {row.max_rel_diff:.3e} (> {tolerance:g}); '
+                    'refused')
+            rows.append(row)
+    return rows
+
+
+def eager_reference(spec: ModelSpec, model: nn.Module,
+                    builder: RowBuilder) -> Tuple[Tensor, ...]:
+    """Outputs of ``model`` in plain eager mode, builder's device/precision."""
+    model = copy.deepcopy(model).to(builder.device)
+    inputs = builder.inputs.to(builder.device)
+    if builder.fp16:
+        model, inputs = model.half(), inputs.half()
+    with torch.inference_mode():
+        outputs = spec.forward(model)(inputs)
+    return tuple(o.float().cpu() for o in outputs)

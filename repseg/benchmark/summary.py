@@ -1,0 +1,89 @@
+"""Benchmark results: row names, the reference row, the summary
+(``repseg.results.BenchmarkRow``) and its text table."""
+from __future__ import annotations
+
+import statistics
+from typing import TYPE_CHECKING, List, Optional, Sequence
+
+from ..results import BenchmarkRow
+from .modes import BenchmarkError, parse_mode
+
+if TYPE_CHECKING:
+    from .models import ModelSpec
+    from .rows import Row, RowBuilder
+
+
+def row_names(specs: Sequence[ModelSpec], modes: Sequence[str],
+              builder: RowBuilder) -> List[str]:
+    """The names ``build_rows`` will give its rows, known before any work."""
+    return [f'{spec.label}:{builder.with_global_options(parse_mode(m)).name}'
+            for spec in specs for m in modes]
+
+
+def find_row(names: Sequence[str], text: Optional[str]) -> str:
+    """The row name ``text`` stands for: ``LABEL:MODE``, or ``MODE`` alone
+    when one row has that mode (modes are matched after alias expansion);
+    the first row for None."""
+    if text is None:
+        return names[0]
+    label, _, mode = text.rpartition(':')
+    try:
+        mode = parse_mode(mode).name
+    except BenchmarkError:
+        mode = None
+    matches = [n for n in names if n.rpartition(':')[2] == mode
+               and (not label or n.rpartition(':')[0] == label)]
+    if len(matches) != 1:
+        raise BenchmarkError(f'--reference {text!r} names {len(matches)} '
+                             f'rows; one of {list(names)} is needed')
+    return matches[0]
+
+
+def summarize(rows: Sequence[Row], reference: str) -> List[BenchmarkRow]:
+    """Per row: latency median, quartiles, min and max (ms), images/s,
+    peak memory (MiB), output difference and speed-up over the row named
+    ``reference``."""
+    ref_median = statistics.median(
+        next(r for r in rows if r.name == reference).times)
+    results = []
+    for row in rows:
+        times = sorted(row.times)
+        median = statistics.median(times)
+        if len(times) >= 2:
+            q1, _, q3 = statistics.quantiles(times, n=4, method='inclusive')
+        else:
+            q1 = q3 = median
+        results.append(
+            BenchmarkRow(
+                row=row.name, model=row.model_label, mode=row.mode.name,
+                batch_size=row.batch_size, repeats=len(times),
+                median_ms=1e3 * median, q1_ms=1e3 * q1, q3_ms=1e3 * q3,
+                min_ms=1e3 * times[0], max_ms=1e3 * times[-1],
+                images_per_s=row.batch_size / median,
+                peak_memory_mib=(None if row.peak_memory is None else
+                                 row.peak_memory / 2**20),
+                max_rel_diff=row.max_rel_diff,
+                speedup=ref_median / median,
+                latencies_ms=[1e3 * t for t in row.times]))
+    return results
+
+
+def format_table(results: Sequence[BenchmarkRow], reference: str) -> str:
+    """The results as a text table, one line per row."""
+    width = max(len('row'), *(len(r.row) for r in results))
+    header = (f'{"row":<{width}} {"median ms":>10} {"IQR ms":>17} '
+              f'{"min ms":>9} {"img/s":>8} {"peak MiB":>9} {"rel diff":>9} '
+              f'{"speed-up":>8}')
+    lines = [header, '-' * len(header)]
+    for r in results:
+        memory = ('n/a' if r.peak_memory_mib is None else
+                  f'{r.peak_memory_mib:.0f}')
+        iqr = f'{r.q1_ms:.1f}-{r.q3_ms:.1f}'
+        lines.append(
+            f'{r.row:<{width}} {r.median_ms:>10.1f} {iqr:>17} '
+            f'{r.min_ms:>9.1f} {r.images_per_s:>8.2f} {memory:>9} '
+            f'{r.max_rel_diff:>9.1e} {r.speedup:>7.2f}x')
+    lines.append(f'speed-up: median latency of {reference} / median latency'
+                 ' of the row; rel diff: largest |output - eager fused '
+                 'output| / largest |eager fused output|')
+    return '\n'.join(lines)

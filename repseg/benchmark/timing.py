@@ -1,0 +1,91 @@
+"""Timing rows interleaved, and measuring their peak memory."""
+from __future__ import annotations
+
+import ctypes
+import gc
+import resource
+import time
+from typing import TYPE_CHECKING, Optional, Sequence, Tuple
+
+import torch
+from torch import Tensor
+
+if TYPE_CHECKING:
+    from .rows import Row
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+def time_rows(rows: Sequence[Row], repeat: int, warmup: int,
+              device: str = 'cpu') -> None:
+    """Time every row ``repeat`` times, interleaved: repeat ``r`` runs all
+    rows once, starting at row ``r mod len(rows)``, so that slow phases of a
+    shared machine fall on every row alike. ``warmup`` untimed rounds first
+    (same interleaving). Latencies (s) go to ``row.times``."""
+    device = torch.device(device)
+    count = len(rows)
+    for round_index in range(warmup + repeat):
+        start = round_index % count
+        for row in list(rows[start:]) + list(rows[:start]):
+            _synchronize(device)
+            began = time.perf_counter()
+            row.run()
+            _synchronize(device)
+            if round_index >= warmup:
+                row.times.append(time.perf_counter() - began)
+
+
+def _current_rss() -> int:
+    with open('/proc/self/statm') as statm:
+        return int(statm.read().split()[1]) * resource.getpagesize()
+
+
+def _reset_peak_rss() -> bool:
+    """Reset the kernel's peak-RSS mark (``ru_maxrss``) to the current RSS,
+    first returning freed heap pages to the system; False where this is not
+    possible (not Linux >= 4.0)."""
+    gc.collect()
+    try:
+        ctypes.CDLL('libc.so.6').malloc_trim(0)
+        with open('/proc/self/clear_refs', 'w') as clear_refs:
+            clear_refs.write('5')
+        return True
+    except OSError:
+        return False
+
+
+def measured_call(row: Row,
+                  device) -> Tuple[Tuple[Tensor, ...], Optional[int]]:
+    """Call ``row`` once; its outputs and the peak memory of the call above
+    what was in use before it (bytes; None where it cannot be measured).
+
+    CPU: growth of the process's peak resident set size (``ru_maxrss`` of
+    ``resource.getrusage``, its mark reset just before the call). RSS sees
+    every allocator alike (torch, oneDNN, ONNX Runtime), but runtimes keep
+    memory between calls (ONNX Runtime's arena), so this is measured on the
+    row's first call after it is built. CUDA: ``max_memory_allocated``
+    growth, exact per call (``measure_cuda_memory``, after the timing).
+    """
+    device = torch.device(device)
+    if device.type == 'cuda' or not _reset_peak_rss():
+        return row.run(), None
+    before = _current_rss()
+    outputs = row.run()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return outputs, max(0, peak - before)
+
+
+def measure_cuda_memory(row: Row, device='cuda') -> int:
+    """Peak CUDA memory of one call of ``row`` above what was allocated
+    before it (``torch.cuda.max_memory_allocated``), in bytes."""
+    device = torch.device(device)
+    gc.collect()
+    torch.cuda.synchronize(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    before = torch.cuda.memory_allocated(device)
+    row.run()
+    torch.cuda.synchronize(device)
+    return torch.cuda.max_memory_allocated(device) - before
