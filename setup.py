@@ -23,7 +23,7 @@ setup(
         'mmsegmentation==1.2.2',
         'cityscapesscripts>=2.2',
         'opencv-python',
-        # repseg/demo/report draws the demo report's plots.
+        # repseg/demo/report/plots.py draws the demo report's plots.
         'matplotlib',
         # cityscapesscripts calls np.in1d, removed in numpy 2.4.
         'numpy<2.4',

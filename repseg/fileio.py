@@ -17,10 +17,12 @@ def atomic_output(path):
     """Yield a temporary sibling of ``path`` to write (a file or a folder);
     it replaces ``path`` only when the block finishes without error, and is
     removed otherwise. A rename within a folder is atomic on POSIX, so
-    readers see the old output or the new one, never a partial one."""
+    readers see the old output or the new one, never a partial one. The
+    temporary name keeps the ending, for writers that choose the format by
+    it (``cv2.imwrite``, ``cv2.VideoWriter``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'.{path.name}.tmp{os.getpid()}')
+    tmp = path.with_name(f'.{path.stem}.tmp{os.getpid()}{path.suffix}')
     _remove(tmp)
     try:
         yield tmp

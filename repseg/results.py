@@ -2,7 +2,8 @@
 
 ``tools/deploy.py`` writes a ``DeployReport`` (``deploy.json``),
 ``tools/test.py --report`` an ``EvaluationReport`` and
-``tools/analysis_tools/benchmark.py --json`` a ``BenchmarkReport``; the demo
+``tools/analysis_tools/benchmark.py --json`` a ``BenchmarkReport`` and
+``tools/infer.py --json`` an ``InferenceReport``; the demo
 report reads them back through the same classes, so a renamed or missing
 key fails where the file is read, naming the file and the key.
 """
@@ -184,3 +185,41 @@ class BenchmarkReport(JsonRecord):
                        BenchmarkRow.from_dict(row, f'{source}: rows[{i}]')
                        for i, row in enumerate(report.rows)]
         return report
+
+
+@dataclass
+class InferenceReport(JsonRecord):
+    """What ``tools/infer.py`` did (``--json``).
+
+    Args:
+        kind: ``'images'``, ``'video'`` or ``'camera'``.
+        done: Images or frames segmented.
+        failures: ``[input, reason]`` of each input that failed.
+        median_latency_ms: The model's median time per image (the test
+            pipeline and the model call).
+        fps: Images or frames per second end to end (reading and writing
+            included).
+        backend / device / threads: Where it ran.
+    """
+    kind: str
+    done: int
+    failures: List[List[str]]
+    median_latency_ms: Optional[float]
+    fps: Optional[float]
+    backend: str
+    device: str
+    threads: int
+
+    def lines(self) -> List[str]:
+        unit = 'frames' if self.kind in ('video', 'camera') else 'images'
+        latency = ('n/a' if self.median_latency_ms is None else
+                   f'{self.median_latency_ms:.1f} ms')
+        fps = 'n/a' if self.fps is None else f'{self.fps:.2f}'
+        lines = [f'{unit}: {self.done}, median latency per image: {latency}, '
+                 f'FPS: {fps}, backend: {self.backend}, device: '
+                 f'{self.device}, threads: {self.threads}']
+        if self.failures:
+            lines.append(f'{len(self.failures)} failed:')
+            lines += [f'  {reason}' if reason.startswith(item) else
+                      f'  {item}: {reason}' for item, reason in self.failures]
+        return lines

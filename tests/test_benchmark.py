@@ -242,7 +242,7 @@ def test_tool_writes_the_json_with_a_baseline(tiny_config, tmp_path, capsys):
         assert row['peak_memory_mib'] is None or row['peak_memory_mib'] >= 0
         assert row['row'] in printed
     assert report['rows'][0]['speedup'] == 1.0
-    assert not list(tmp_path.glob('.bench.json.tmp*'))
+    assert not list(tmp_path.glob('.bench.tmp*'))
 
 
 def test_tool_times_a_classifier_config(tmp_path):

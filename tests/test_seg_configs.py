@@ -4,14 +4,12 @@ from pathlib import Path
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.model import revert_sync_batchnorm
 from mmengine.optim import build_optim_wrapper
-from mmengine.registry import init_default_scope
-from mmseg.registry import MODELS
-from mmseg.structures import SegDataSample
 from mmengine.structures import PixelData
+from mmseg.structures import SegDataSample
 
 import repseg  # noqa: F401
+from repseg.apis import build_model
 from repseg.models.backbones import RepVGG
 
 CONFIGS = Path(__file__).resolve().parents[1] / 'configs'
@@ -118,10 +116,8 @@ def test_config_builds_and_trains_one_step(path):
         assert cfg.optim_wrapper.optimizer.weight_decay == 1e-4
         assert cfg.train_cfg.max_iters == 7440
 
-    init_default_scope('mmseg')
-    backbone.pop('init_cfg')
     cfg.model.data_preprocessor.size = (64, 96)  # pad to the test input
-    model = revert_sync_batchnorm(MODELS.build(cfg.model))
+    model = build_model(cfg)  # no pretrained weights, SyncBN as BN
     assert model.backbone.out_channels[3] == cfg.model.decode_head.in_channels
     assert model.backbone.out_channels[2] == \
         cfg.model.auxiliary_head.in_channels
@@ -158,12 +154,10 @@ def test_resnet_demo_baseline_is_sized_like_the_repvgg_demo():
         assert resnet[key] == repvgg[key], key
     assert resnet.model.backbone.type == 'ResNetV1c'
     assert resnet.model.backbone.depth == 18
-    init_default_scope('mmseg')
-    repvgg.model.backbone.pop('init_cfg')
     inputs = torch.rand(1, 3, 128, 256)
     shapes = []
     for cfg in (repvgg, resnet):
-        model = revert_sync_batchnorm(MODELS.build(cfg.model)).eval()
+        model = build_model(cfg).eval()
         with torch.no_grad():
             shapes.append(model(inputs, mode='tensor').shape)
     assert shapes == [(1, 19, 8, 16)] * 2

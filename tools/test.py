@@ -21,10 +21,11 @@ from mmengine.config import Config
 from mmengine.dist import is_main_process
 from mmengine.runner import Runner
 
-from repseg.engine.config import (adapt_to_device, add_runner_args,
-                                  check_datasets, init_cpu_process_group,
-                                  load_config)
+from repseg.cli import add_runner_args, load_config
+from repseg.engine.config import (adapt_to_device, check_datasets,
+                                  init_cpu_process_group)
 from repseg.fileio import atomic_output
+from repseg.results import EvaluationReport
 
 
 def parse_args(argv=None):
@@ -97,18 +98,18 @@ def _rounded(value):
     return round(value, 4) if math.isfinite(value) else None
 
 
-def make_report(metrics: dict, args) -> dict:
-    """The --report content: summary metrics, per-class IoU and provenance."""
+def make_report(metrics: dict, args) -> EvaluationReport:
+    """The --report content: summary metrics, per-class IoU and provenance
+    (``repseg.results.EvaluationReport``)."""
     per_class = {k[len('IoU.'):]: _rounded(v) for k, v in metrics.items()
                  if k.startswith('IoU.')}
     summary = {k: _rounded(v) for k, v in metrics.items()
                if not k.startswith('IoU.')}
-    report = dict(summary, reparameterized=not args.no_reparam,
-                  config=osp.abspath(args.config),
-                  checkpoint=osp.abspath(args.checkpoint))
-    if per_class:
-        report['per_class'] = per_class
-    return report
+    return EvaluationReport(metrics=summary,
+                            reparameterized=not args.no_reparam,
+                            config=osp.abspath(args.config),
+                            checkpoint=osp.abspath(args.checkpoint),
+                            per_class=per_class)
 
 
 def main(argv=None):
@@ -131,10 +132,9 @@ def main(argv=None):
         print(f'predictions (Cityscapes labelIds): {args.out}')
     report = make_report(metrics, args)
     if args.report:
-        with atomic_output(args.report) as tmp:
-            tmp.write_text(json.dumps(report, indent=2))
+        report.dump(args.report)
         print(f'report: {args.report}')
-    shown = {k: v for k, v in report.items() if k != 'per_class'}
+    shown = {k: v for k, v in report.to_dict().items() if k != 'per_class'}
     print(json.dumps(shown, indent=2))
 
 

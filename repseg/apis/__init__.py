@@ -1,13 +1,21 @@
-"""repseg's public face: build a model from a config, deploy it.
+"""repseg's public face: build a model from a config, run it on images,
+deploy it.
 
-``init_model`` is the one way repseg's tools build models from configs;
-``deploy`` writes the inference form and proves it equal to the trained
-model."""
+``init_model`` is the one way repseg's tools build models from configs (an
+exported file gives an engine-backed model that behaves the same);
+``inference_model`` and ``RepSegInferencer`` run it on a user's images and
+videos; ``deploy`` writes the inference form and proves it equal to the
+trained model."""
 from .deploy import DeployError, deploy, deploy_config
+from .inference import ImageReadError, inference_model, read_image
+from .inferencer import (InputError, RepSegInferencer, find_inputs,
+                         run_inference)
 from .model import (CheckpointMismatch, ConfigError, build_model, init_model,
                     load_model_config)
 
 __all__ = [
-    'CheckpointMismatch', 'ConfigError', 'DeployError', 'build_model',
-    'deploy', 'deploy_config', 'init_model', 'load_model_config'
+    'CheckpointMismatch', 'ConfigError', 'DeployError', 'ImageReadError',
+    'InputError', 'RepSegInferencer', 'build_model',
+    'deploy', 'deploy_config', 'find_inputs', 'inference_model',
+    'init_model', 'load_model_config', 'read_image', 'run_inference'
 ]

@@ -139,8 +139,11 @@ def deploy(config: ConfigType, checkpoint: str, out_dir: str,
         tmp.mkdir()
         config_path, weights_path = tmp / 'deploy.py', tmp / 'deploy.pth'
         deploy_config(cfg, fused, form).dump(str(config_path))
-        torch.save(dict(meta=dict(deployed_from=osp.abspath(checkpoint)),
-                        state_dict=fused.state_dict()), weights_path)
+        meta = dict(deployed_from=osp.abspath(checkpoint))
+        if getattr(trained, 'dataset_meta', None):
+            meta['dataset_meta'] = trained.dataset_meta
+        torch.save(dict(meta=meta, state_dict=fused.state_dict()),
+                   weights_path)
         rebuilt = init_model(config_path, weights_path, inference_form=False)
         got = tensor_outputs(rebuilt, inputs)
         report = DeployReport(

@@ -11,6 +11,8 @@ from mmengine.runner.checkpoint import load_checkpoint
 from mmengine.utils import import_modules_from_strings
 from torch import nn
 
+from ..backends import backend_for_file, load_backend
+from ..checkpoint import MissingCheckpointError
 from ..engine.config import read_config
 from ..models.backbones import DeployFormMismatch
 from ..models.fusion import to_inference_form
@@ -83,6 +85,21 @@ def build_model(cfg: Config) -> nn.Module:
     return revert_sync_batchnorm(model)
 
 
+def config_dataset_meta(cfg: Config) -> Optional[dict]:
+    """Classes and palette of the config's test (else val, train) dataset
+    class, as mmseg's ``init_model`` falls back to them; a checkpoint's own
+    ``dataset_meta`` wins over this."""
+    from mmseg.registry import DATASETS
+    for key in ('test_dataloader', 'val_dataloader', 'train_dataloader'):
+        dataset = (cfg.get(key) or {}).get('dataset') or {}
+        if not isinstance(dataset.get('type'), str):
+            continue
+        dataset_class = DATASETS.get(dataset['type'])
+        if dataset_class is not None and hasattr(dataset_class, 'METAINFO'):
+            return copy.deepcopy(dict(dataset_class.METAINFO))
+    return None
+
+
 def load_weights(model: nn.Module, checkpoint: str, cfg: Config) -> dict:
     """Load ``checkpoint`` into ``model`` strictly; the checkpoint's dict.
 
@@ -110,7 +127,9 @@ def init_model(config: ConfigType,
     Args:
         config: Config file, ``package::path`` name or ``Config``.
         checkpoint: Weights, loaded strictly; without one the weights stay
-            as initialized.
+            as initialized. An exported file (``deploy.onnx`` ...) is
+            loaded into its engine (``repseg.backends``), which then stands
+            in for the network (``engine_model``).
         device: Where the model goes.
         cfg_options: Overrides merged into the config first.
         inference_form: Bring the model to its inference form
@@ -119,10 +138,15 @@ def init_model(config: ConfigType,
 
     Returns:
         nn.Module: the model in eval mode, with ``cfg`` (the config used)
-        and, where the checkpoint records one, ``dataset_meta``.
+        and ``dataset_meta`` (the checkpoint's, else the config dataset
+        class's, ``config_dataset_meta``).
     """
     cfg = load_model_config(config, cfg_options)
+    engine = None if checkpoint is None else backend_for_file(checkpoint)
+    if engine is not None:
+        return load_engine_model(cfg, engine, checkpoint, device)
     model = build_model(cfg)
+    model.dataset_meta = config_dataset_meta(cfg)
     if checkpoint is not None:
         meta = load_weights(model, checkpoint, cfg).get('meta') or {}
         if isinstance(meta, dict) and meta.get('dataset_meta'):
@@ -131,4 +155,22 @@ def init_model(config: ConfigType,
     model = model.to(device).eval()
     if inference_form:
         model, _ = to_inference_form(model, inplace=True)
+    return model
+
+
+def load_engine_model(cfg: Config, engine: str, path: str,
+                      device='cpu') -> nn.Module:
+    """``cfg``'s model with the exported file ``path`` run by ``engine``
+    (on the CPU, with torch's thread count)."""
+    from .engine_model import engine_model
+    if torch.device(device).type != 'cpu':
+        raise ValueError(f'{path}: the {engine} backend runs on the CPU '
+                         f'here, not on {device}')
+    if not os.path.isfile(path):
+        raise MissingCheckpointError(f'{path} is not an exported model '
+                                     'file: there is no such file')
+    backend = load_backend(engine, path, torch.get_num_threads())
+    model = engine_model(cfg, backend)
+    model.dataset_meta = config_dataset_meta(cfg)
+    model.cfg = cfg
     return model

@@ -1,8 +1,9 @@
 """Deployment engines that run exported models (``Backend``), by name, and
 PyTorch's own graph runtimes."""
-from typing import Dict, Type
+from typing import Dict, Optional, Type
 
-from .base import Backend, BackendNotAvailable
+from .base import (Backend, BackendNotAvailable, InputShapeMismatch,
+                   check_input_shape)
 from .onnxruntime import OnnxRuntimeBackend
 from .pytorch import compile_module, trace_and_freeze
 
@@ -13,15 +14,28 @@ BACKENDS: Dict[str, Type[Backend]] = {
 }
 
 
+def backend_for_file(path) -> Optional[str]:
+    """The name of the engine that loads files like ``path`` (by their
+    ending), None for other files (PyTorch checkpoints)."""
+    for name, backend in BACKENDS.items():
+        if str(path).endswith(backend.suffix):
+            return name
+    return None
+
+
 def load_backend(name: str, path: str, num_threads: int) -> Backend:
     """The exported file ``path`` loaded into the engine ``name``."""
     if name not in BACKENDS:
         raise ValueError(f'unknown backend {name!r}; choose from '
                          f'{sorted(BACKENDS)}')
+    if not str(path).endswith(BACKENDS[name].suffix):
+        raise ValueError(f'{path}: the {name} backend loads '
+                         f'{BACKENDS[name].suffix} files')
     return BACKENDS[name](path, num_threads)
 
 
 __all__ = [
     'BACKENDS', 'Backend', 'BackendNotAvailable', 'OnnxRuntimeBackend',
+    'InputShapeMismatch', 'backend_for_file', 'check_input_shape',
     'compile_module', 'load_backend', 'trace_and_freeze'
 ]

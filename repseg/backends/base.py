@@ -1,6 +1,6 @@
 """The interface every deployment engine implements."""
 from abc import ABCMeta, abstractmethod
-from typing import Tuple
+from typing import Optional, Sequence, Tuple
 
 from torch import Tensor
 
@@ -20,6 +20,8 @@ class Backend(metaclass=ABCMeta):
     """
     #: The engine's name, as ``--backend`` and the benchmark modes spell it.
     name: str = ''
+    #: The ending of the files it loads.
+    suffix: str = ''
 
     def __init__(self, path: str, num_threads: int):
         self.path = str(path)
@@ -28,3 +30,25 @@ class Backend(metaclass=ABCMeta):
     @abstractmethod
     def __call__(self, inputs: Tensor) -> Tuple[Tensor, ...]:
         """Run one batch (fp32, NCHW, any device: moved to the engine's)."""
+
+
+class InputShapeMismatch(ValueError):
+    """An input of another shape than the exported model takes."""
+
+
+def check_input_shape(path: str, expected: Sequence[Optional[int]],
+                      got: Sequence[int]) -> None:
+    """``InputShapeMismatch`` naming the file unless ``got`` fits
+    ``expected`` (None: any size)."""
+    if len(expected) == len(got) and all(
+            e is None or e == g for e, g in zip(expected, got)):
+        return
+    shown = 'x'.join('?' if e is None else str(e) for e in expected)
+    hint = ''
+    if len(got) == 4 and len(expected) == 4:
+        hint = (f'; export it for {got[2]}x{got[3]} images (tools/deploy.py '
+                f'--shape {got[2]} {got[3]}) or have the test pipeline '
+                f'resize to {expected[2]}x{expected[3]}')
+    raise InputShapeMismatch(
+        f'{path} takes inputs of shape {shown}, got '
+        f'{"x".join(map(str, got))}{hint}')

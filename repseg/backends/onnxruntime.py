@@ -4,7 +4,7 @@ from typing import List, Optional, Tuple
 import torch
 from torch import Tensor
 
-from .base import Backend, BackendNotAvailable
+from .base import Backend, BackendNotAvailable, check_input_shape
 
 
 class OnnxRuntimeBackend(Backend):
@@ -17,6 +17,7 @@ class OnnxRuntimeBackend(Backend):
         providers (list[str]): Execution providers; default CPU.
     """
     name = 'onnxruntime'
+    suffix = '.onnx'
 
     def __init__(self, path: str, num_threads: int,
                  providers: Optional[List[str]] = None):
@@ -38,9 +39,14 @@ class OnnxRuntimeBackend(Backend):
         self.session = onnxruntime.InferenceSession(
             self.path, options,
             providers=providers or ['CPUExecutionProvider'])
-        self.input_name = self.session.get_inputs()[0].name
+        model_input = self.session.get_inputs()[0]
+        self.input_name = model_input.name
+        # Fixed dims are ints, dynamic ones names.
+        self.input_shape = tuple(d if isinstance(d, int) else None
+                                 for d in model_input.shape)
 
     def __call__(self, inputs: Tensor) -> Tuple[Tensor, ...]:
+        check_input_shape(self.path, self.input_shape, tuple(inputs.shape))
         outputs = self.session.run(
             None, {self.input_name: inputs.detach().cpu().numpy()})
         return tuple(torch.from_numpy(out) for out in outputs)

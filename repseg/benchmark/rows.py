@@ -13,7 +13,8 @@ from ..backends import OnnxRuntimeBackend, compile_module, trace_and_freeze
 from ..equivalence import TOLERANCE, OutputMismatch, relative_difference
 from ..export import export_onnx
 from ..models.fusion import to_inference_form
-from ..rewrites import factorize_psp_heads, to_channels_last, use_winograd
+from ..rewrites import (factorize_psp_heads, to_channels_last,
+                        use_space_to_batch, use_winograd)
 from .models import ModelSpec
 from .modes import BenchmarkError, Mode, parse_mode
 from .timing import measured_call
@@ -91,6 +92,8 @@ class RowBuilder:
         inputs = self.inputs
         if 'psp' in mode.options:
             factorize_psp_heads(model)
+        if 's2b' in mode.options:  # before Winograd: it takes the result
+            use_space_to_batch(model)
         for tile in (2, 4):
             if f'wino{tile}' in mode.options:
                 use_winograd(model, tile)

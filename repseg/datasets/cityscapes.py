@@ -1,8 +1,8 @@
 """Cityscapes on disk: turning the polygon annotations into the label maps
 mmseg's ``CityscapesDataset`` reads, and checking that a root is ready.
 
-The layout is the official one (the demo from ``tools/dataset_converters/make_demo_data.py``
-has it too)::
+The layout is the official one (the demo from
+``tools/dataset_converters/make_demo_data.py`` has it too)::
 
     ROOT/leftImg8bit/{train,val,test}/CITY/CITY_SEQ_FRAME_leftImg8bit.png
     ROOT/gtFine/{train,val,test}/CITY/CITY_SEQ_FRAME_gtFine_polygons.json
@@ -10,26 +10,33 @@ has it too)::
 ``convert_cityscapes`` adds ``*_gtFine_labelTrainIds.png`` beside every
 polygon file and the split lists ``ROOT/{train,val,test}.txt``, as
 mmsegmentation's own ``tools/dataset_converters/cityscapes.py`` does.
+``label_id_to_train_id`` and ``train_id_colours_bgr`` map labelIds to
+trainIds and trainIds to the Cityscapes palette, e.g. to show predictions.
 """
 import os
 from pathlib import Path
 
 import mmengine
+import numpy as np
 from cityscapesscripts.helpers.annotation import Annotation
+from cityscapesscripts.helpers.labels import labels as CITYSCAPES_LABELS
 from cityscapesscripts.helpers.labels import name2label
 from cityscapesscripts.preparation.json2labelImg import createLabelImage
 from mmengine.utils import track_parallel_progress, track_progress
 
 from repseg.fileio import atomic_output
 
-__all__ = ['DatasetNotReadyError', 'check_cityscapes', 'convert_cityscapes',
-           'write_split_lists']
+__all__ = ['DatasetNotReadyError', 'IGNORE_INDEX', 'check_cityscapes',
+           'convert_cityscapes', 'label_id_to_train_id',
+           'train_id_colours_bgr', 'write_split_lists']
 
 SPLITS = ('train', 'val', 'test')
 # The suffixes mmseg's CityscapesDataset expects by default.
 IMG_SUFFIX = '_leftImg8bit.png'
 POLYGON_SUFFIX = '_gtFine_polygons.json'
 TRAIN_IDS_SUFFIX = '_gtFine_labelTrainIds.png'
+# The trainId of pixels that are not evaluated (mmseg's ignore_index).
+IGNORE_INDEX = 255
 
 
 class DatasetNotReadyError(FileNotFoundError):
@@ -38,8 +45,9 @@ class DatasetNotReadyError(FileNotFoundError):
 
 
 def _make_hint(root):
-    return (f'run `python tools/dataset_converters/make_demo_data.py cityscapes {root}` for the '
-            'demo, or see data/README.md to get Cityscapes')
+    return ('run `python tools/dataset_converters/make_demo_data.py '
+            f'cityscapes {root}` for the demo, or see data/README.md to '
+            'get Cityscapes')
 
 
 def _convert_hint(root):
@@ -185,3 +193,42 @@ def check_cityscapes(data_root, splits=('train', 'val')):
                 f"'{ann_dir}' (e.g. '{missing[0]}'): {_convert_hint(root)}")
         counts[split] = len(images)
     return counts
+
+
+def label_id_to_train_id() -> np.ndarray:
+    """A lookup table from Cityscapes labelIds to trainIds (IGNORE_INDEX:
+    not evaluated), from cityscapesscripts' own label definitions."""
+    table = np.full(256, IGNORE_INDEX, dtype=np.uint8)
+    for label in CITYSCAPES_LABELS:
+        if 0 <= label.id < 256 and 0 <= label.trainId < IGNORE_INDEX:
+            table[label.id] = label.trainId
+    return table
+
+
+def train_id_colours_bgr() -> np.ndarray:
+    """The colour of every trainId as BGR (cv2's order), from mmseg's
+    Cityscapes palette; IGNORE_INDEX and unused ids black."""
+    from mmseg.datasets import CityscapesDataset
+    palette = np.zeros((256, 3), dtype=np.uint8)
+    rgb = np.array(CityscapesDataset.METAINFO['palette'], dtype=np.uint8)
+    palette[:len(rgb)] = rgb[:, ::-1]
+    return palette
+
+
+def train_id_to_label_id() -> np.ndarray:
+    """A lookup table from trainIds to Cityscapes labelIds, the ids the
+    official evaluation and benchmark read (IGNORE_INDEX and unused ids go
+    to 0, 'unlabeled'), from cityscapesscripts' label definitions."""
+    table = np.zeros(256, dtype=np.uint8)
+    for label in CITYSCAPES_LABELS:
+        if 0 <= label.trainId < IGNORE_INDEX and not label.ignoreInEval:
+            table[label.trainId] = label.id
+    return table
+
+
+def is_cityscapes_model(dataset_meta) -> bool:
+    """Whether a model's ``dataset_meta`` has Cityscapes' 19 classes."""
+    from mmseg.datasets import CityscapesDataset
+    classes = (dataset_meta or {}).get('classes')
+    return classes is not None and tuple(classes) == tuple(
+        CityscapesDataset.METAINFO['classes'])

@@ -2,8 +2,8 @@
 
 The model is the paper's: backbone, global average pooling, one linear
 layer. Its state-dict keys (``backbone.*``, ``head.fc.*``) are those that
-``tools/model_converters/convert_checkpoint.py`` writes, so converted reference checkpoints
-load strictly, and a segmentor takes the backbone with
+``tools/model_converters/convert_checkpoint.py`` writes, so converted
+reference checkpoints load strictly, and a segmentor takes the backbone with
 ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix='backbone.')``.
 """
 from typing import Dict, List, Optional, Tuple

@@ -37,12 +37,13 @@ def fold_bn_into_kernel(kernel: Tensor, norm: _BatchNorm,
     gamma = norm.weight if norm.affine else torch.ones_like(std)
     beta = norm.bias if norm.affine else torch.zeros_like(std)
     scale = gamma / std
-    shift = -norm.running_mean if conv_bias is None else conv_bias - norm.running_mean
+    shift = -norm.running_mean if conv_bias is None else (
+        conv_bias - norm.running_mean)
     return kernel * scale.reshape(-1, 1, 1, 1), beta + shift * scale
 
 
 def pad_kernel(kernel: Tensor, kernel_size: int) -> Tensor:
-    """Zero-pad a (smaller, odd) kernel to ``kernel_size`` around its centre."""
+    """Zero-pad a (smaller, odd) kernel to ``kernel_size``, centred."""
     pad = (kernel_size - kernel.shape[-1]) // 2
     return F.pad(kernel, [pad] * 4)
 

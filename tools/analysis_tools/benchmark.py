@@ -12,7 +12,8 @@ timed interleaved so that noise on a shared machine hits all rows alike.
 A mode is FORM[+OPTION...]: FORM 'unfused' (multi-branch, as built) or
 'fused' (RepVGG blocks fused, every conv+BN folded, baselines included);
 options 'cl' (channels-last), 'psp' (PSP head bottleneck factorized, exact),
-'wino2' or 'wino4' (3x3 stride-1 convs by Winograd F(2x2,3x3) / F(4x4,3x3))
+'s2b' (dilated RepVGG stages as undilated convs on polyphase sub-images,
+space-to-batch, exact), 'wino2' or 'wino4' (3x3 stride-1 convs by Winograd F(2x2,3x3) / F(4x4,3x3))
 and one runtime of 'jit' (TorchScript frozen), 'compile' (torch.compile,
 inductor with freezing), 'onnx' (ONNX Runtime, needs `pip install
 -e .[onnx]`). Aliases: jit, compile, onnx = fused+jit etc.; fast = the

@@ -1,0 +1,106 @@
+"""Segment your own images and videos.
+
+    python tools/infer.py CONFIG CHECKPOINT INPUT [--out DIR]
+        [--backend pytorch|onnxruntime] [--device cpu|cuda] [--fp16]
+        [--batch-size N] [--opacity A] [--threads N] [--save-labels]
+        [--max-frames N] [--json FILE] [--show]
+
+CONFIG and CHECKPOINT: a training config and checkpoint (the model is fused
+first), or tools/deploy.py output (deploy.py with deploy.pth, or with
+deploy.onnx for ONNX Runtime). INPUT: an image, a folder (searched
+recursively), a glob ('photos/*.jpg', quoted), a video file or a camera
+index. For images, DIR gets labels/<relative path>.png (Cityscapes labelIds
+for Cityscapes models, the model's class indices otherwise) and
+overlays/<relative path>.png (the input's size); a classifier writes
+predictions.json (top-5). For a video, DIR gets <name>_overlay.<ext> (the
+input's frame rate and size) and, with --save-labels, <name>_labels/.
+--json writes the summary (repseg.results.InferenceReport). A run with
+failed inputs lists them and exits with status 1.
+"""
+import argparse
+import sys
+
+import torch
+
+from repseg.apis import (CheckpointMismatch, ConfigError, InputError,
+                         RepSegInferencer, init_model, run_inference)
+from repseg.backends import (BACKENDS, BackendNotAvailable,
+                             InputShapeMismatch, backend_for_file)
+from repseg.checkpoint import CheckpointError
+from repseg.cli import positive_int
+
+
+def opacity(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f'must be in [0, 1], got {text!r}')
+    return value
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__.split('\n')[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split('\n', 1)[1])
+    parser.add_argument('config')
+    parser.add_argument('checkpoint')
+    parser.add_argument('input', help='image, folder, glob, video or camera')
+    parser.add_argument('--out', metavar='DIR',
+                        help='where label maps and overlays go')
+    parser.add_argument('--backend', choices=['pytorch', *BACKENDS],
+                        help='default: from the checkpoint\'s ending')
+    parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
+    parser.add_argument('--fp16', action='store_true',
+                        help='half precision (CUDA, PyTorch backend)')
+    parser.add_argument('--batch-size', type=positive_int, default=1)
+    parser.add_argument('--opacity', type=opacity, default=0.5,
+                        help='weight of the class colours (default 0.5)')
+    parser.add_argument('--threads', type=positive_int,
+                        help='CPU threads (default: torch\'s)')
+    parser.add_argument('--save-labels', action='store_true',
+                        help='for a video, also each frame\'s label map')
+    parser.add_argument('--max-frames', type=positive_int,
+                        help='stop a video or camera after this many frames')
+    parser.add_argument('--json', metavar='FILE',
+                        help='also write the summary to this JSON file')
+    parser.add_argument('--show', action='store_true',
+                        help='show the overlays in a window')
+    args = parser.parse_args(argv)
+    engine = backend_for_file(args.checkpoint) or 'pytorch'
+    if args.backend and args.backend != engine:
+        parser.error(f'--backend {args.backend}: {args.checkpoint} is a '
+                     f'{engine} file')
+    if args.fp16 and (args.device != 'cuda' or engine != 'pytorch'):
+        parser.error('--fp16 needs --device cuda and the pytorch backend')
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.device == 'cuda' and not torch.cuda.is_available():
+        sys.exit('infer.py: --device cuda but CUDA is not available')
+    try:
+        model = init_model(args.config, args.checkpoint, args.device)
+        inferencer = RepSegInferencer(model, args.batch_size, args.opacity,
+                                      args.show, fp16=args.fp16)
+        summary = run_inference(inferencer, args.input, args.out,
+                                args.save_labels, args.max_frames)
+    except (BackendNotAvailable, CheckpointError, CheckpointMismatch,
+            ConfigError, InputError, InputShapeMismatch) as err:
+        sys.exit(f'infer.py: {err}')
+    print('\n'.join(summary.lines()))
+    if args.out:
+        print(f'wrote {args.out}')
+    if args.json:
+        summary.dump(args.json)
+    if summary.failures:
+        sys.exit(1)
+
+
+if __name__ == '__main__':
+    main()
