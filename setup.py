@@ -36,5 +36,7 @@ setup(
     extras_require={
         'tests': ['pytest>=7'],
         'onnx': ['onnx', 'onnxruntime', 'onnxscript'],
+        # ncnn, and pnnx, which converts TorchScript traces to it.
+        'deploy': ['ncnn', 'pnnx'],
     },
 )

@@ -21,6 +21,26 @@ def add_runner_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 
+def doc_parser(doc: str) -> argparse.ArgumentParser:
+    """A parser whose description is the tool's docstring's first line and
+    whose epilog is the rest of it, as written."""
+    return argparse.ArgumentParser(
+        description=doc.split('\n')[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=doc.split('\n', 1)[1])
+
+
+def fraction(text: str) -> float:
+    """argparse type: a number in [0, 1] (``--opacity``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f'must be in [0, 1], got {text!r}')
+    return value
+
+
 def positive_int(text: str) -> int:
     """argparse type: an integer > 0 (``--shape``, ``--batch-size`` ...)."""
     try:

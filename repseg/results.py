@@ -63,6 +63,25 @@ class JsonRecord:
 
 
 @dataclass
+class EngineCheck(JsonRecord):
+    """One engine's exported file, as ``tools/deploy.py`` checked it.
+
+    Args:
+        file: Its name in the deploy folder.
+        max_rel_diff: Its largest output difference from the trained
+            model, over the largest output.
+        tolerance: The bound it was held to.
+        fp16: Whether its weights are half precision.
+        dynamic_image_size: Whether it takes any image size.
+    """
+    file: str
+    max_rel_diff: float
+    tolerance: float
+    fp16: bool
+    dynamic_image_size: bool
+
+
+@dataclass
 class DeployReport(JsonRecord):
     """What ``tools/deploy.py`` verified (``deploy.json``).
 
@@ -73,8 +92,8 @@ class DeployReport(JsonRecord):
         folded: conv+BN pairs folded, per top-level part of the model.
         before / after: ``params``, ``convs`` and ``norms`` (BN layers) of
             the trained and the deployed model.
-        onnx_max_rel_diff: ONNX Runtime's difference, with ``--onnx``.
-        onnx_dynamic_image_size: Whether the ONNX model takes any size.
+        engines: What each engine's exported file was checked to, by engine
+            name (``--backend``).
     """
     max_abs_diff: float
     max_rel_diff: float
@@ -82,8 +101,16 @@ class DeployReport(JsonRecord):
     folded: Dict[str, int]
     before: Dict[str, int]
     after: Dict[str, int]
-    onnx_max_rel_diff: Optional[float] = None
-    onnx_dynamic_image_size: Optional[bool] = None
+    engines: Dict[str, 'EngineCheck'] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: dict, source: str = 'report'):
+        report = super().from_dict(data, source)
+        report.engines = {
+            name: check if isinstance(check, EngineCheck) else
+            EngineCheck.from_dict(check, f'{source}: engines.{name}')
+            for name, check in report.engines.items()}
+        return report
 
 
 @dataclass
@@ -99,16 +126,19 @@ class EvaluationReport(JsonRecord):
         reparameterized: Whether the fused model was evaluated.
         config / checkpoint: Absolute paths of what was evaluated.
         per_class: IoU per class name (segmentation only).
+        backend: What ran it: ``pytorch`` or an engine (``onnxruntime`` ...).
     """
     metrics: Dict[str, Optional[float]]
     reparameterized: bool
     config: str
     checkpoint: str
     per_class: Dict[str, Optional[float]] = field(default_factory=dict)
+    backend: str = 'pytorch'
 
     def to_dict(self) -> dict:
         data = dict(self.metrics, reparameterized=self.reparameterized,
-                    config=self.config, checkpoint=self.checkpoint)
+                    config=self.config, checkpoint=self.checkpoint,
+                    backend=self.backend)
         if self.per_class:
             data['per_class'] = dict(self.per_class)
         return data
@@ -127,7 +157,9 @@ class EvaluationReport(JsonRecord):
         fixed = {k: data.pop(k) for k in ('reparameterized', 'config',
                                           'checkpoint')}
         per_class = data.pop('per_class', {})
-        return cls(metrics=data, per_class=per_class, **fixed)
+        backend = data.pop('backend', 'pytorch')
+        return cls(metrics=data, per_class=per_class, backend=backend,
+                   **fixed)
 
     def metric(self, name: str) -> Optional[float]:
         """One summary metric; ``KeyError`` naming the ones there are."""
@@ -223,3 +255,34 @@ class InferenceReport(JsonRecord):
             lines += [f'  {reason}' if reason.startswith(item) else
                       f'  {item}: {reason}' for item, reason in self.failures]
         return lines
+
+
+@dataclass
+class QuantizeReport(JsonRecord):
+    """What ``tools/quantize.py`` did (``quantize.json``).
+
+    Args:
+        backend: The engine that runs both files.
+        fp32_file / int8_file: The exported model and its INT8 form.
+        input_shape: What both take, N C H W.
+        calibration_images / calibration_source: How many images, and from
+            where (a folder, or the config's training set).
+        settings: The quantizer's settings (library, format, weights,
+            activations, calibration, reduce_range).
+        fp32_max_rel_diff: The fp32 file against the trained model
+            (``tools/deploy.py``'s check).
+        int8_max_rel_diff: The INT8 file against the fp32 one on the
+            calibration images, over the largest fp32 logit.
+        int8_agreement: The share of pixels (images, for a classifier) on
+            which both pick the same class, on the calibration images.
+    """
+    backend: str
+    fp32_file: str
+    int8_file: str
+    input_shape: List[int]
+    calibration_images: int
+    calibration_source: str
+    settings: dict
+    fp32_max_rel_diff: float
+    int8_max_rel_diff: float
+    int8_agreement: float

@@ -258,12 +258,15 @@ def test_tool_times_a_classifier_config(tmp_path):
     assert [r['mode'] for r in rows] == ['fused', 'unfused']
 
 
-def test_onnx_row(tiny_config):
-    pytest.importorskip('onnxruntime')
+@pytest.mark.parametrize('engine, packages', [
+    ('onnx', ['onnxruntime']), ('ncnn', ['ncnn', 'pnnx'])])
+def test_engine_rows(tiny_config, engine, packages):
+    for package in packages:
+        pytest.importorskip(package)
     spec = benchmark.model_from_config(str(tiny_config))
-    rows = build_rows([spec], ['fused', 'onnx'],
-                      tiny_builder(batch=1, size=(64, 64)))
-    assert rows[1].name == 'tiny_pspnet:fused+onnx'
+    rows = build_rows([spec], ['fused', engine],
+                      tiny_builder(batch=2, size=(64, 64)))
+    assert rows[1].name == f'tiny_pspnet:fused+{engine}'
     assert rows[1].max_rel_diff <= 1e-4
 
 

@@ -128,15 +128,75 @@ def test_onnx_export_matches_pytorch(tmp_path, capsys):
     out_dir = tmp_path / 'deployed'
     deploy_tool.main([str(config), str(tmp_path / 'trained.pth'),
                       str(out_dir), '--shape', '64', '96', '--onnx'])
-    assert 'ONNX Runtime vs trained' in capsys.readouterr().out
+    assert 'onnxruntime (deploy.onnx, fp32) vs trained' in \
+        capsys.readouterr().out
     report = json.loads((out_dir / 'deploy.json').read_text())
-    assert report['onnx_max_rel_diff'] <= 1e-4
+    assert report['engines']['onnxruntime']['max_rel_diff'] <= 1e-4
 
     # PSPNet's pyramid pooling fixes the image size; the batch is dynamic.
-    assert report['onnx_dynamic_image_size'] is False
+    assert report['engines']['onnxruntime']['dynamic_image_size'] is False
     import onnxruntime
     session = onnxruntime.InferenceSession(str(out_dir / 'deploy.onnx'))
     for batch in (1, 3):
         out = session.run(
             None, {'input': torch.randn(batch, 3, 64, 96).numpy()})[0]
         assert out.shape == (batch, 19, 4, 6)  # output stride 16
+
+
+def test_ncnn_export_matches_pytorch_and_fp16_is_held_to_its_bound(
+        tmp_path, capsys):
+    pytest.importorskip('ncnn')
+    pytest.importorskip('pnnx')
+    config = write_tiny_seg_config(tmp_path / 'tiny.py', tmp_path)
+    trained_checkpoint(config, tmp_path / 'trained.pth')
+    out_dir = tmp_path / 'deployed'
+    deploy_tool.main([str(config), str(tmp_path / 'trained.pth'),
+                      str(out_dir), '--shape', '64', '96', '--backend',
+                      'ncnn'])
+    assert 'ncnn (deploy.ncnn.param, fp32) vs trained' in \
+        capsys.readouterr().out
+    assert {'deploy.ncnn.param', 'deploy.ncnn.bin'} <= {
+        p.name for p in out_dir.iterdir()}
+    check = json.loads((out_dir / 'deploy.json').read_text())['engines'][
+        'ncnn']
+    assert check['max_rel_diff'] <= 1e-4 and check['fp16'] is False
+    engine = init_model(out_dir / 'deploy.py', out_dir / 'deploy.ncnn.param')
+    assert engine.backend.name == 'ncnn'
+    assert engine.backend.input_shape == (None, 3, 64, 96)
+
+    half = tmp_path / 'half'
+    deploy_tool.main([str(config), str(tmp_path / 'trained.pth'), str(half),
+                      '--shape', '64', '96', '--backend', 'ncnn', '--fp16'])
+    printed = capsys.readouterr().out
+    assert 'ncnn (deploy.ncnn.param, fp16) vs trained' in printed
+    assert '(bound 0.01)' in printed
+    assert (half / 'deploy.ncnn.bin').stat().st_size < \
+        (out_dir / 'deploy.ncnn.bin').stat().st_size
+
+
+def test_engine_exports_that_do_not_fit_are_refused(tmp_path, capsys,
+                                                   monkeypatch):
+    config = write_tiny_seg_config(tmp_path / 'tiny.py', tmp_path)
+    trained_checkpoint(config, tmp_path / 'trained.pth')
+    with pytest.raises(SystemExit) as exit_info:
+        deploy_tool.main([str(config), str(tmp_path / 'trained.pth'),
+                          str(tmp_path / 'a'), '--fp16'])
+    assert '--fp16 is for the engines of --backend' in capsys.readouterr().err
+    with pytest.raises(SystemExit, match='the ONNX export stays fp32'):
+        deploy_tool.main([str(config), str(tmp_path / 'trained.pth'),
+                          str(tmp_path / 'b'), '--onnx', '--fp16',
+                          '--shape', '32', '64'])
+    # An engine that computes something else is refused, nothing written.
+    pytest.importorskip('ncnn')
+    pytest.importorskip('pnnx')
+    import repseg.backends.ncnn as ncnn_backend
+    run_one = ncnn_backend.NcnnBackend._run_one
+    monkeypatch.setattr(ncnn_backend.NcnnBackend, '_run_one',
+                        lambda self, image: tuple(
+                            1.1 * out for out in run_one(self, image)))
+    with pytest.raises(SystemExit, match='the ncnn model differs from the '
+                       'trained model by .* nothing written'):
+        deploy_tool.main([str(config), str(tmp_path / 'trained.pth'),
+                          str(tmp_path / 'c'), '--backend', 'ncnn',
+                          '--shape', '32', '64'])
+    assert {p.name for p in tmp_path.iterdir()} == {'tiny.py', 'trained.pth'}

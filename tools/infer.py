@@ -1,14 +1,14 @@
 """Segment your own images and videos.
 
     python tools/infer.py CONFIG CHECKPOINT INPUT [--out DIR]
-        [--backend pytorch|onnxruntime] [--device cpu|cuda] [--fp16]
+        [--backend pytorch|onnxruntime|ncnn] [--device cpu|cuda] [--fp16]
         [--batch-size N] [--opacity A] [--threads N] [--save-labels]
         [--max-frames N] [--json FILE] [--show]
 
 CONFIG and CHECKPOINT: a training config and checkpoint (the model is fused
 first), or tools/deploy.py output (deploy.py with deploy.pth, or with
-deploy.onnx for ONNX Runtime). INPUT: an image, a folder (searched
-recursively), a glob ('photos/*.jpg', quoted), a video file or a camera
+deploy.onnx for ONNX Runtime, deploy.ncnn.param for ncnn). INPUT: an image,
+a folder (searched recursively), a glob ('photos/*.jpg', quoted), a video file or a camera
 index. For images, DIR gets labels/<relative path>.png (Cityscapes labelIds
 for Cityscapes models, the model's class indices otherwise) and
 overlays/<relative path>.png (the input's size); a classifier writes
@@ -17,7 +17,6 @@ input's frame rate and size) and, with --save-labels, <name>_labels/.
 --json writes the summary (repseg.results.InferenceReport). A run with
 failed inputs lists them and exits with status 1.
 """
-import argparse
 import sys
 
 import torch
@@ -27,24 +26,11 @@ from repseg.apis import (CheckpointMismatch, ConfigError, InputError,
 from repseg.backends import (BACKENDS, BackendNotAvailable,
                              InputShapeMismatch, backend_for_file)
 from repseg.checkpoint import CheckpointError
-from repseg.cli import positive_int
-
-
-def opacity(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f'must be in [0, 1], got {text!r}')
-    return value
+from repseg.cli import doc_parser, fraction, positive_int
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__.split('\n')[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__.split('\n', 1)[1])
+    parser = doc_parser(__doc__)
     parser.add_argument('config')
     parser.add_argument('checkpoint')
     parser.add_argument('input', help='image, folder, glob, video or camera')
@@ -56,7 +42,7 @@ def parse_args(argv=None):
     parser.add_argument('--fp16', action='store_true',
                         help='half precision (CUDA, PyTorch backend)')
     parser.add_argument('--batch-size', type=positive_int, default=1)
-    parser.add_argument('--opacity', type=opacity, default=0.5,
+    parser.add_argument('--opacity', type=fraction, default=0.5,
                         help='weight of the class colours (default 0.5)')
     parser.add_argument('--threads', type=positive_int,
                         help='CPU threads (default: torch\'s)')

@@ -4,9 +4,11 @@
                          [--report FILE.json] [--out DIR] [--show-dir DIR]
                          [--cfg-options KEY=VALUE ...] [--launcher ...]
 
---report writes the metrics as JSON (mIoU, mAcc, aAcc, per_class for
-segmentation; accuracy for classification), with reparameterized, config
-and checkpoint. --out writes the predictions as Cityscapes labelId PNGs named
+CKPT may also be an exported model of tools/deploy.py or tools/quantize.py
+(deploy.onnx, deploy.ncnn.param, deploy.int8.onnx), evaluated in its engine
+with the same metric. --report writes the metrics as JSON (mIoU, mAcc, aAcc,
+per_class for segmentation; accuracy for classification), with
+reparameterized, config, checkpoint and backend. --out writes the predictions as Cityscapes labelId PNGs named
 after the inputs, for cityscapesscripts' official evaluation. --show-dir
 writes colour overlays of the predictions.
 """
@@ -21,6 +23,10 @@ from mmengine.config import Config
 from mmengine.dist import is_main_process
 from mmengine.runner import Runner
 
+from repseg.apis import ConfigError  # noqa: F401  (registers EngineModel)
+from repseg.backends import (BackendNotAvailable, InputShapeMismatch,
+                             backend_for_file)
+from repseg.checkpoint import CheckpointError
 from repseg.cli import add_runner_args, load_config
 from repseg.engine.config import (adapt_to_device, check_datasets,
                                   init_cpu_process_group)
@@ -50,8 +56,6 @@ def _tmp_dir(path: str) -> str:
 
 
 def build_config(args) -> Config:
-    if not osp.isfile(args.checkpoint):
-        raise SystemExit(f'checkpoint {args.checkpoint!r} does not exist')
     cfg = load_config(args)
     cfg.load_from = args.checkpoint
     cfg.resume = False
@@ -62,7 +66,20 @@ def build_config(args) -> Config:
         cfg[key] = None
     # The weights come from CKPT: no need to load pretrained ones first.
     cfg.model.get('backbone', {}).pop('init_cfg', None)
-    if args.no_reparam:
+    if backend_for_file(args.checkpoint):
+        if args.no_reparam:
+            raise SystemExit('test.py: --no-reparam: an exported model has '
+                             'only its inference form')
+        if not osp.isfile(args.checkpoint):
+            raise SystemExit(f'test.py: {args.checkpoint} is not an exported '
+                             'model file: there is no such file')
+        # The engine runs the network; the exported file is the model, and
+        # a copy of it cannot be fused again (the plain TestLoop).
+        cfg.model = dict(type='EngineModel', model=cfg.model,
+                         file=args.checkpoint)
+        cfg.load_from = None
+        cfg.test_cfg = dict(type='TestLoop')
+    elif args.no_reparam:
         cfg.test_cfg = dict(type='TestLoop')
     if args.out:
         if cfg.test_dataloader.dataset.type != 'CityscapesDataset':
@@ -109,7 +126,15 @@ def make_report(metrics: dict, args) -> EvaluationReport:
                             reparameterized=not args.no_reparam,
                             config=osp.abspath(args.config),
                             checkpoint=osp.abspath(args.checkpoint),
-                            per_class=per_class)
+                            per_class=per_class,
+                            backend=backend_for_file(args.checkpoint)
+                            or 'pytorch')
+
+
+def clear_staging(args) -> None:
+    """What a failed run left in --out's staging folder goes."""
+    if args.out and is_main_process():
+        shutil.rmtree(_tmp_dir(args.out), ignore_errors=True)
 
 
 def main(argv=None):
@@ -117,12 +142,15 @@ def main(argv=None):
     cfg = build_config(args)
     check_datasets(cfg, names=('test_dataloader', ))
     init_cpu_process_group(cfg)
-    runner = Runner.from_cfg(cfg)
     try:
+        runner = Runner.from_cfg(cfg)
         metrics = runner.test()
+    except (BackendNotAvailable, CheckpointError, ConfigError,
+            InputShapeMismatch) as err:
+        clear_staging(args)
+        raise SystemExit(f'test.py: {err}') from err
     except BaseException:
-        if args.out and is_main_process():
-            shutil.rmtree(_tmp_dir(args.out), ignore_errors=True)
+        clear_staging(args)
         raise
     if not is_main_process():
         return

@@ -9,14 +9,15 @@ from mmengine.config import Config
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ..backends import OnnxRuntimeBackend
+from ..backends import BACKENDS
 from ..engine.config import default_input_shape
-from ..equivalence import TOLERANCE, max_abs_difference, relative_difference
-from ..export import export_model_onnx
+from ..equivalence import (FP16_TOLERANCE, TOLERANCE, max_abs_difference,
+                           relative_difference)
+from ..export import export_model_ncnn, export_model_onnx
 from ..fileio import atomic_output
 from ..models.fusion import InferenceFormReport, to_inference_form
 from ..models.tensor_forward import TensorForward
-from ..results import DeployReport
+from ..results import DeployReport, EngineCheck
 from .model import (CheckpointMismatch, ConfigType, config_name, init_model,
                     load_model_config)
 
@@ -72,31 +73,61 @@ def tensor_outputs(model: nn.Module, inputs: Tensor) -> Tuple[Tensor, ...]:
 
 
 def check_equal(what: str, outputs: Sequence[Tensor],
-                expected: Sequence[Tensor]) -> float:
-    """``relative_difference``, or ``DeployError`` above ``TOLERANCE``."""
+                expected: Sequence[Tensor],
+                tolerance: float = TOLERANCE) -> float:
+    """``relative_difference``, or ``DeployError`` above ``tolerance``."""
     rel = relative_difference(outputs, expected)
-    if rel > TOLERANCE:
+    if rel > tolerance:
         raise DeployError(f'{what} differs from the trained model by '
-                          f'{rel:.3e} of the largest output (> {TOLERANCE:g})'
+                          f'{rel:.3e} of the largest output (> {tolerance:g})'
                           '; nothing written')
     return rel
 
 
-def onnx_difference(path: str, model: nn.Module, inputs: Tensor,
-                    expected: Sequence[Tensor], dynamic_size: bool) -> float:
-    """ONNX Runtime's largest difference from ``model``: on the traced
+# Each engine's file in the deploy folder, and how it is exported; an
+# exporter returns whether the file takes any image size.
+ENGINE_FILES = {'onnxruntime': 'deploy.onnx', 'ncnn': 'deploy.ncnn.param'}
+
+
+def _export_onnx(model, inputs, path, fp16: bool) -> bool:
+    if fp16:
+        raise DeployError('--fp16 is for engines that store half-precision '
+                          'weights (ncnn); the ONNX export stays fp32')
+    return export_model_onnx(model, inputs, path)
+
+
+def _export_ncnn(model, inputs, path, fp16: bool) -> bool:
+    export_model_ncnn(model, inputs, path, fp16)
+    return False  # pnnx bakes the traced size into the resize layers
+
+
+EXPORTERS = {'onnxruntime': _export_onnx, 'ncnn': _export_ncnn}
+
+
+def check_engine(engine: str, path: str, model: nn.Module, inputs: Tensor,
+                 expected: Sequence[Tensor], dynamic_size: bool,
+                 fp16: bool) -> EngineCheck:
+    """The engine's largest difference from ``model``: on the traced
     ``inputs`` (``model``'s outputs ``expected``), at another batch size,
-    and at another image size when the export claims a dynamic one."""
-    session = OnnxRuntimeBackend(path, torch.get_num_threads())
+    and at another image size when the export claims a dynamic one; above
+    the bound (``TOLERANCE``, ``FP16_TOLERANCE`` with ``fp16``) a
+    ``DeployError``."""
+    tolerance = FP16_TOLERANCE if fp16 else TOLERANCE
+    backend = BACKENDS[engine](path, torch.get_num_threads(),
+                               **({'fp16': True} if fp16 else {}))
     n, c, h, w = inputs.shape
     generator = torch.Generator().manual_seed(1)
     others = [torch.randn(n + 1, c, h, w, generator=generator)]
     if dynamic_size:
         others.append(torch.randn(n, c, h + 32, w + 64, generator=generator))
-    return max([check_equal('ONNX Runtime', session(inputs), expected)] + [
-        check_equal('ONNX Runtime', session(x), tensor_outputs(model, x))
+    what = f'the {engine} model'
+    worst = max([check_equal(what, backend(inputs), expected, tolerance)] + [
+        check_equal(what, backend(x), tensor_outputs(model, x), tolerance)
         for x in others
     ])
+    return EngineCheck(file=osp.basename(path), max_rel_diff=worst,
+                       tolerance=tolerance, fp16=fp16,
+                       dynamic_image_size=dynamic_size)
 
 
 def load_trained(cfg: Config, checkpoint: str) -> nn.Module:
@@ -115,18 +146,24 @@ def load_trained(cfg: Config, checkpoint: str) -> nn.Module:
 
 def deploy(config: ConfigType, checkpoint: str, out_dir: str,
            shape: Optional[Sequence[int]] = None,
-           onnx: bool = False) -> DeployReport:
+           engines: Sequence[str] = (), fp16: bool = False) -> DeployReport:
     """Write ``out_dir`` with ``deploy.py`` (the config of the inference
     form), ``deploy.pth`` (its weights), ``deploy.json`` (the returned
-    report) and, with ``onnx``, ``deploy.onnx``.
+    report) and each engine's file (``ENGINE_FILES``: ``deploy.onnx`` for
+    ``onnxruntime``, ``deploy.ncnn.param`` and ``.bin`` for ``ncnn``).
 
     Before ``out_dir`` appears, the model is rebuilt from the written config
     and weights (strict loading) and compared with the trained model in eval
     mode on one random input of ``shape`` (H, W; by default the model
-    kind's, ``default_input_shape``), and the ONNX model likewise in ONNX
-    Runtime; above ``TOLERANCE`` a ``DeployError`` is raised and nothing is
-    written.
+    kind's, ``default_input_shape``), and each engine's model likewise in
+    its engine; above ``TOLERANCE`` a ``DeployError`` is raised and nothing
+    is written. Engine weights stay fp32 unless ``fp16`` (ncnn only; the
+    bound is then ``FP16_TOLERANCE``).
     """
+    unknown = [e for e in engines if e not in EXPORTERS]
+    if unknown:
+        raise DeployError(f'unknown engine(s) {unknown}; choose from '
+                          f'{sorted(EXPORTERS)}')
     cfg = load_model_config(config)
     trained = load_trained(cfg, checkpoint)
     fused, form = to_inference_form(trained)
@@ -151,12 +188,11 @@ def deploy(config: ConfigType, checkpoint: str, out_dir: str,
             max_rel_diff=check_equal('the fused model', got, expected),
             input_shape=list(inputs.shape), folded=form.folded,
             before=form.before, after=form.after)
-        if onnx:
-            onnx_path = str(tmp / 'deploy.onnx')
-            dynamic_size = export_model_onnx(rebuilt, inputs, onnx_path)
-            report.onnx_max_rel_diff = onnx_difference(
-                onnx_path, trained, inputs, expected, dynamic_size)
-            report.onnx_dynamic_image_size = dynamic_size
+        for engine in dict.fromkeys(engines):
+            path = str(tmp / ENGINE_FILES[engine])
+            dynamic_size = EXPORTERS[engine](rebuilt, inputs, path, fp16)
+            report.engines[engine] = check_engine(
+                engine, path, trained, inputs, expected, dynamic_size, fp16)
         report.dump(tmp / 'deploy.json')
     return report
 

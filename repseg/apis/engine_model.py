@@ -1,9 +1,11 @@
 """An exported model in a deployment engine, standing where the PyTorch
 model stood: the same config, data preprocessing, ``test_cfg`` and result
 types, so ``inference_model`` and ``tools/test.py`` run it unchanged."""
-from typing import Tuple
+from typing import Optional, Tuple
 
+import torch
 from mmengine.config import Config
+from mmseg.registry import MODELS
 from torch import Tensor, nn
 
 from ..backends import Backend
@@ -64,3 +66,24 @@ def engine_model(cfg: Config, backend: Backend) -> nn.Module:
                           'engine cannot stand in for it')
     model.backend = backend
     return model.eval()
+
+
+@MODELS.register_module(name='EngineModel')
+def build_engine_model(model: dict, file: str, default_scope: str = 'mmseg',
+                       data_preprocessor: Optional[dict] = None
+                       ) -> nn.Module:
+    """``dict(type='EngineModel', model=<model config>, file=<exported
+    file>)``: the registry's way to the engine model, so that a Runner
+    (``tools/test.py``) builds and evaluates it like any model. (A Runner
+    hands its config's ``data_preprocessor`` to every model it builds.)"""
+    if data_preprocessor is not None:
+        model = dict(model)
+        model.setdefault('data_preprocessor', data_preprocessor)
+    from ..backends import backend_for_file, load_backend
+    engine = backend_for_file(file)
+    if engine is None:
+        raise ConfigError(f'{file}: not an exported model file of any '
+                          'engine repseg runs')
+    cfg = Config(dict(model=model, default_scope=default_scope))
+    return engine_model(cfg, load_backend(engine, file,
+                                          torch.get_num_threads()))

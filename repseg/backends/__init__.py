@@ -4,13 +4,14 @@ from typing import Dict, Optional, Type
 
 from .base import (Backend, BackendNotAvailable, InputShapeMismatch,
                    check_input_shape)
+from .ncnn import NcnnBackend
 from .onnxruntime import OnnxRuntimeBackend
 from .pytorch import compile_module, trace_and_freeze
 
 #: Every engine an exported model can run on, by ``Backend.name``.
 BACKENDS: Dict[str, Type[Backend]] = {
     backend.name: backend
-    for backend in (OnnxRuntimeBackend, )
+    for backend in (OnnxRuntimeBackend, NcnnBackend)
 }
 
 
@@ -35,7 +36,8 @@ def load_backend(name: str, path: str, num_threads: int) -> Backend:
 
 
 __all__ = [
-    'BACKENDS', 'Backend', 'BackendNotAvailable', 'OnnxRuntimeBackend',
+    'BACKENDS', 'Backend', 'BackendNotAvailable', 'NcnnBackend',
+    'OnnxRuntimeBackend',
     'InputShapeMismatch', 'backend_for_file', 'check_input_shape',
     'compile_module', 'load_backend', 'trace_and_freeze'
 ]

@@ -8,8 +8,9 @@
   input's polyphase sub-images, space-to-batch), ``wino2`` / ``wino4`` (every 3x3 stride-1 conv by Winograd
   F(2x2, 3x3) / F(4x4, 3x3)), ``cl`` (channels-last memory format), and at
   most one runtime: ``jit`` (TorchScript, frozen, optimized for inference),
-  ``compile`` (``torch.compile``, inductor with weight freezing) or ``onnx``
-  (ONNX Runtime, all graph optimizations; CPU, fp32).
+  ``compile`` (``torch.compile``, inductor with weight freezing), ``onnx``
+  (ONNX Runtime, all graph optimizations) or ``ncnn`` (ncnn via pnnx, its
+  Winograd kernels on; one image at a time), the engines on the CPU in fp32.
 
 Aliases: ``jit``, ``compile``, ``onnx`` mean ``fused+jit`` etc., and
 ``fast`` means ``FAST_MODE``, the fastest CPU path for this project's
@@ -20,11 +21,13 @@ from typing import Tuple
 
 FORMS = ('unfused', 'fused')
 REWRITES = ('psp', 's2b', 'wino2', 'wino4', 'cl')
-RUNTIMES = ('jit', 'compile', 'onnx')
+# Runtimes that run an exported file in a deployment engine (CPU, fp32).
+ENGINES = ('onnx', 'ncnn')
+RUNTIMES = ('jit', 'compile') + ENGINES
 OPTIONS = REWRITES + RUNTIMES
 FAST_MODE = 'fused+psp+wino4+compile'
 ALIASES = {'jit': 'fused+jit', 'compile': 'fused+compile',
-           'onnx': 'fused+onnx', 'fast': FAST_MODE}
+           'onnx': 'fused+onnx', 'ncnn': 'fused+ncnn', 'fast': FAST_MODE}
 
 
 class BenchmarkError(ValueError):

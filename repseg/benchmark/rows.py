@@ -9,14 +9,15 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
-from ..backends import OnnxRuntimeBackend, compile_module, trace_and_freeze
+from ..backends import (NcnnBackend, OnnxRuntimeBackend, compile_module,
+                        trace_and_freeze)
 from ..equivalence import TOLERANCE, OutputMismatch, relative_difference
-from ..export import export_onnx
+from ..export import export_ncnn, export_onnx
 from ..models.fusion import to_inference_form
 from ..rewrites import (factorize_psp_heads, to_channels_last,
                         use_space_to_batch, use_winograd)
 from .models import ModelSpec
-from .modes import BenchmarkError, Mode, parse_mode
+from .modes import ENGINES, BenchmarkError, Mode, parse_mode
 from .timing import measured_call
 
 
@@ -76,9 +77,11 @@ class RowBuilder:
             raise BenchmarkError(
                 f'mode {mode.name!r}: {spec.label} is already fused (backbone '
                 'deploy=True); it has no unfused form')
-        if mode.runtime == 'onnx' and (self.fp16 or self.device.type != 'cpu'):
-            raise BenchmarkError(f'mode {mode.name!r}: the onnx runtime is '
-                                 'benchmarked on the CPU in fp32 only')
+        if mode.runtime in ENGINES and (self.fp16
+                                        or self.device.type != 'cpu'):
+            raise BenchmarkError(f'mode {mode.name!r}: the {mode.runtime} '
+                                 'runtime is benchmarked on the CPU in fp32 '
+                                 'only')
         if self.fp16 and self.device.type != 'cuda':
             raise BenchmarkError('--fp16 needs --device cuda')
 
@@ -109,11 +112,8 @@ class RowBuilder:
             module = trace_and_freeze(module, inputs)
         elif mode.runtime == 'compile':
             module = compile_module(module, inputs)
-        elif mode.runtime == 'onnx':
-            path = osp.join(self.workdir,
-                            f'{spec.label}_{mode.name}.onnx'.replace('+', '_'))
-            export_onnx(module, inputs, path)
-            module = OnnxRuntimeBackend(path, torch.get_num_threads())
+        elif mode.runtime in ENGINES:
+            module = self.engine(mode, spec.label, module, inputs)
         batch_size = inputs.shape[0]
 
         def run():
@@ -121,6 +121,17 @@ class RowBuilder:
                 return module(inputs)
 
         return Row(spec.label, mode, run, batch_size)
+
+    def engine(self, mode: Mode, label: str, module: nn.Module,
+               inputs: Tensor):
+        """``module`` exported for ``inputs``' shape and loaded into the
+        mode's engine, with torch's thread count."""
+        stem = osp.join(self.workdir, f'{label}_{mode.name}'.replace('+', '_'))
+        if mode.runtime == 'onnx':
+            export_onnx(module, inputs, stem + '.onnx')
+            return OnnxRuntimeBackend(stem + '.onnx', torch.get_num_threads())
+        export_ncnn(module, inputs[:1], stem + '.ncnn.param')
+        return NcnnBackend(stem + '.ncnn.param', torch.get_num_threads())
 
 
 def build_rows(specs: Sequence[ModelSpec], modes: Sequence[str],

@@ -1,4 +1,8 @@
 """Export of inference-form models to the files deployment engines load."""
+from .ncnn import ExportError, export_model_ncnn, export_ncnn
 from .onnx import export_model_onnx, export_onnx, spatial_size_is_dynamic
 
-__all__ = ['export_model_onnx', 'export_onnx', 'spatial_size_is_dynamic']
+__all__ = [
+    'ExportError', 'export_model_ncnn', 'export_model_onnx', 'export_ncnn',
+    'export_onnx', 'spatial_size_is_dynamic'
+]

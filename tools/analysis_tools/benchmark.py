@@ -16,7 +16,7 @@ options 'cl' (channels-last), 'psp' (PSP head bottleneck factorized, exact),
 space-to-batch, exact), 'wino2' or 'wino4' (3x3 stride-1 convs by Winograd F(2x2,3x3) / F(4x4,3x3))
 and one runtime of 'jit' (TorchScript frozen), 'compile' (torch.compile,
 inductor with freezing), 'onnx' (ONNX Runtime, needs `pip install
--e .[onnx]`). Aliases: jit, compile, onnx = fused+jit etc.; fast = the
+-e .[onnx]`), 'ncnn' (ncnn through pnnx, needs `pip install -e .[deploy]`). Aliases: jit, compile, onnx = fused+jit etc.; fast = the
 fastest CPU path found for this project's segmentors (README, Speed).
 
 Weights are random unless CKPT is given (timing does not depend on them).
@@ -34,7 +34,7 @@ import torch
 
 from repseg.benchmark import (BenchmarkError, benchmark, build_specs,
                               format_table, parse_mode)
-from repseg.cli import non_negative_int, positive_int
+from repseg.cli import doc_parser, non_negative_int, positive_int
 from repseg.equivalence import FP16_TOLERANCE, TOLERANCE, OutputMismatch
 
 def mode_name(text: str) -> str:
@@ -46,10 +46,7 @@ def mode_name(text: str) -> str:
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__.split('\n')[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__.split('\n', 1)[1])
+    parser = doc_parser(__doc__)
     parser.add_argument('config', nargs='?',
                         help='segmentor or classifier config (a file, or '
                         'e.g. mmseg::pspnet/...py)')
