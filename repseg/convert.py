@@ -4,6 +4,10 @@ Recognized layouts:
 - the reference implementation, training form (``stage0.rbr_dense.conv``,
   ``rbr_1x1``, ``rbr_identity``) or inference form (``rbr_reparam``), head
   ``linear``, SE ``se.down``/``se.up``;
+- the QARepVGG authors' code (``QARepVGGBlockV2``), training form
+  (``stage0.rbr_dense.conv``/``.bn``, a bare ``rbr_1x1`` conv, the post-sum
+  BN ``stage0.bn``) -> ``block_type='qarepvgg'`` keys (``branch_1x1.weight``,
+  ``post_norm``); its inference form is the reference's (``rbr_reparam``);
 - mmpretrain (``backbone.stem``, ``backbone.stage_1``, ``branch_3x3.norm``,
   ``se_layer.conv1.conv``, head ``head.fc``);
 - repseg's own classifier keys (returned unchanged).
@@ -15,7 +19,7 @@ from typing import Dict, Optional, Tuple
 
 from torch import Tensor
 
-from .models.backbones.repvgg import RepVGG, stage_widths
+from .models.backbones.repvgg import BLOCK_TYPES, RepVGG, stage_widths
 
 # (pattern, replacement) applied in order to each key of a reference file.
 _REFERENCE_RULES = [
@@ -25,6 +29,9 @@ _REFERENCE_RULES = [
     (r'\.rbr_dense\.conv\.', '.branch_3x3.conv.'),
     (r'\.rbr_1x1\.bn\.', '.branch_1x1.norm.'),
     (r'\.rbr_1x1\.conv\.', '.branch_1x1.conv.'),
+    # QARepVGG: a bare 1x1 conv and the BN after the sum of the branches.
+    (r'\.rbr_1x1\.weight$', '.branch_1x1.weight'),
+    (r'^(backbone\.(?:stem|stage_\d+\.\d+))\.bn\.', r'\1.post_norm.'),
     (r'\.rbr_identity\.', '.branch_norm.'),
     (r'\.rbr_reparam\.', '.branch_reparam.'),
     (r'\.se\.(down|up)\.', r'.se_layer.\1.'),
@@ -36,7 +43,8 @@ _MMPRETRAIN_RULES = [
 ]
 _REPSEG_KEY = re.compile(
     r'^(backbone\.(stem|stage_\d+\.\d+)\.(branch_3x3\.(conv|norm)|'
-    r'branch_1x1\.(conv|norm)|branch_norm|branch_reparam|se_layer\.(down|up))'
+    r'branch_1x1(\.(conv|norm))?|branch_norm|post_norm|branch_reparam|'
+    r'se_layer\.(down|up))'
     r'\.\w+|head\.fc\.(weight|bias))$')
 
 
@@ -61,8 +69,12 @@ def unwrap_state_dict(checkpoint, source: str = 'checkpoint') -> Dict[str, Tenso
 
 
 def detect_layout(state: Dict[str, Tensor]) -> str:
-    """'reference', 'mmpretrain' or 'repseg'."""
+    """'reference', 'qarepvgg' (the QARepVGG authors' training form),
+    'mmpretrain' or 'repseg'."""
     if any(k.startswith('stage0.') for k in state):
+        if any(re.match(r'stage\d\.(\d+\.)?(rbr_1x1\.weight|bn\.)', k)
+               for k in state):
+            return 'qarepvgg'
         return 'reference'
     if any(k.startswith('backbone.stem.') for k in state):
         if any('.se_layer.conv1.' in k for k in state):
@@ -84,8 +96,15 @@ def to_repseg_keys(state: Dict[str, Tensor], source: str = 'checkpoint'
                    ) -> Dict[str, Tensor]:
     """Rename a RepVGG state dict of any recognized layout to repseg keys.
     Every key must map; an unknown one is an error, never dropped."""
-    rules = {'reference': _REFERENCE_RULES, 'mmpretrain': _MMPRETRAIN_RULES,
-             'repseg': []}[detect_layout(state)]
+    layout = detect_layout(state)
+    if layout == 'qarepvgg' and any('.se.' in k for k in state):
+        raise CheckpointConversionError(
+            f'{source}: a QARepVGG checkpoint with SE layers: the authors\' '
+            'block applies SE before its post-sum BN, which no fused conv '
+            'reproduces; repseg\'s QARepVGG block (SE after that BN) computes '
+            'another function, so these weights are not converted')
+    rules = {'reference': _REFERENCE_RULES, 'qarepvgg': _REFERENCE_RULES,
+             'mmpretrain': _MMPRETRAIN_RULES, 'repseg': []}[layout]
     converted = {}
     for key, value in state.items():
         new_key = _rename(key, rules)
@@ -106,6 +125,18 @@ def is_deploy_form(state: Dict[str, Tensor]) -> bool:
             'the checkpoint mixes fused (branch_reparam) and multi-branch '
             '(branch_3x3) blocks')
     return fused
+
+
+def block_type_of(state: Dict[str, Tensor]) -> Optional[str]:
+    """The ``RepVGG.block_types`` key of a multi-branch repseg-keyed state
+    dict ('repvgg' or 'qarepvgg'); None for fused weights, which load into a
+    backbone of either block type (the fused forms are the same)."""
+    found = {cls.block_type for cls in BLOCK_TYPES.values()
+             if any(k.endswith('.' + cls.signature_key) for k in state)}
+    if len(found) > 1:
+        raise CheckpointConversionError(
+            f'the checkpoint mixes blocks of types {sorted(found)}')
+    return found.pop() if found else None
 
 
 def _conv_weight(state, block: str) -> Tensor:
@@ -154,7 +185,9 @@ def convert_checkpoint(checkpoint, arch: Optional[str] = None,
     """Convert a loaded checkpoint to a repseg classifier state dict.
 
     The backbone part is checked by loading it strictly into a repseg
-    ``RepVGG`` of ``arch`` (inferred when None) in the matching form.
+    ``RepVGG`` of ``arch`` (inferred when None) in the matching form and,
+    for multi-branch weights, of the matching ``block_type``
+    (``block_type_of``).
 
     Returns:
         (state_dict, arch, deploy): the converted weights, the arch name,
@@ -163,7 +196,9 @@ def convert_checkpoint(checkpoint, arch: Optional[str] = None,
     state = to_repseg_keys(unwrap_state_dict(checkpoint, source), source)
     deploy = is_deploy_form(state)
     inferred = infer_arch(state) if arch is None else arch
-    backbone = RepVGG(arch=inferred, out_indices=(3, ), deploy=deploy)
+    block_type = block_type_of(state) or 'repvgg'
+    backbone = RepVGG(arch=inferred, out_indices=(3, ), deploy=deploy,
+                      block_type=block_type)
     backbone_state = {k[len('backbone.'):]: v for k, v in state.items()
                       if k.startswith('backbone.')}
     try:
@@ -171,5 +206,6 @@ def convert_checkpoint(checkpoint, arch: Optional[str] = None,
     except RuntimeError as err:
         raise CheckpointConversionError(
             f'{source}: the weights do not fit RepVGG-{inferred} '
-            f'({"fused" if deploy else "multi-branch"} form): {err}') from err
+            f'({"fused" if deploy else f"multi-branch {block_type}"} form): '
+            f'{err}') from err
     return state, inferred, deploy

@@ -53,10 +53,12 @@ def undilated(conv: nn.Conv2d) -> nn.Conv2d:
 
 
 def block_dilation(block: nn.Module) -> int:
-    """d for a fused RepVGG block that is one d-dilated, stride-1, size-
-    preserving 3x3 conv followed by an element-wise activation (no SE);
+    """d for a fused block of any RepVGG block type (``RepVGGBlock``,
+    ``QARepVGGBlock``: the same fused form) that is one d-dilated, stride-1,
+    size-preserving 3x3 conv followed by an element-wise activation (no SE);
     0 for any other module."""
-    if not (isinstance(block, RepVGGBlock) and block.deploy
+    from ..models.backbones.repvgg import ReparamBlock
+    if not (isinstance(block, ReparamBlock) and block.deploy
             and block.se_layer is None
             and isinstance(block.act, ELEMENTWISE)):
         return 0

@@ -3,8 +3,9 @@
     python tools/model_converters/convert_checkpoint.py SRC DST [--arch NAME]
 
 SRC: a RepVGG reference-implementation checkpoint (training or inference
-form; bare, under "state_dict" or "model", keys with or without "module.")
-or an mmpretrain RepVGG checkpoint. DST: an mmengine-format checkpoint with
+form; bare, under "state_dict" or "model", keys with or without "module."),
+a checkpoint of the QARepVGG authors' code (the same, training form ->
+block_type='qarepvgg') or an mmpretrain RepVGG checkpoint. DST: an mmengine-format checkpoint with
 the keys of a repseg classifier (backbone.*, head.fc.* when SRC has a head);
 a segmentor loads its backbone with
 init_cfg=dict(type='Pretrained', checkpoint=DST, prefix='backbone.').
@@ -16,7 +17,8 @@ import sys
 import torch
 
 from repseg.checkpoint import safe_load
-from repseg.convert import CheckpointConversionError, convert_checkpoint
+from repseg.convert import (CheckpointConversionError, block_type_of,
+                            convert_checkpoint)
 from repseg.fileio import atomic_output
 from repseg.models.backbones import RepVGG
 
@@ -39,13 +41,18 @@ def main(argv=None):
             safe_load(args.src, map_location='cpu'), args.arch, args.src)
     except CheckpointConversionError as err:
         sys.exit(f'convert_checkpoint: {err}')
+    # None for fused weights: they load with either block_type.
+    block_type = block_type_of(state)
     checkpoint = dict(
-        meta=dict(repvgg_arch=arch, deploy=deploy, converted_from=args.src),
+        meta=dict(repvgg_arch=arch, deploy=deploy, block_type=block_type,
+                  converted_from=args.src),
         state_dict=state)
     with atomic_output(args.dst) as tmp:
         torch.save(checkpoint, tmp)
-    form = 'fused (deploy=True)' if deploy else 'multi-branch'
-    print(f'{args.src} -> {args.dst}: RepVGG-{arch}, {form}, '
+    form = ('fused (deploy=True, any block_type)' if deploy else
+            f'multi-branch, block_type={block_type!r}')
+    name = 'QARepVGG' if block_type == 'qarepvgg' else 'RepVGG'
+    print(f'{args.src} -> {args.dst}: {name}-{arch}, {form}, '
           f'{len(state)} tensors'
           f'{", with head" if "head.fc.weight" in state else ""}')
 

@@ -1,3 +1,7 @@
-from .repvgg import DeployFormMismatch, RepVGG, RepVGGBlock
+from .repvgg import (BLOCK_TYPES, BlockTypeMismatch, DeployFormMismatch,
+                     QARepVGGBlock, RepVGG, RepVGGBlock, ReparamBlock)
 
-__all__ = ['DeployFormMismatch', 'RepVGG', 'RepVGGBlock']
+__all__ = [
+    'BLOCK_TYPES', 'BlockTypeMismatch', 'DeployFormMismatch', 'QARepVGGBlock',
+    'RepVGG', 'RepVGGBlock', 'ReparamBlock'
+]

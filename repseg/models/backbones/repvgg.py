@@ -1,6 +1,8 @@
 """RepVGG backbone (Ding et al., CVPR 2021, arXiv 2101.03697) for dense
 prediction: every variant of the paper, groupwise and SE ones included, with
-training-time dilation for output stride 8 (the full and the "fast" scheme).
+training-time dilation for output stride 8 (the full and the "fast" scheme),
+built from the original RepVGG block or the QARepVGG block (``block_type``,
+``BLOCK_TYPES``).
 """
 from collections import OrderedDict
 from typing import Dict, Optional, Sequence
@@ -41,9 +43,22 @@ class SqueezeExcitation(nn.Module):
         return x * weight
 
 
-class RepVGGBlock(BaseModule):
-    """``act(se(BN(conv3x3(x)) + BN(conv1x1(x)) + BN(x)))``, or after fusion
-    ``act(se(conv3x3(x) + bias))``.
+class BlockTypeMismatch(RuntimeError):
+    """A multi-branch state dict of one block type (``RepVGG.block_types``)
+    met a multi-branch model of another."""
+
+
+class ReparamBlock(BaseModule):
+    """What every re-parameterizable block type shares: its arguments, its
+    fused form ``act(se(conv3x3(x) + bias))`` (``branch_reparam``, then
+    ``se_layer`` if any, then ``act``), ``with_cp``, ``reparameterize`` and
+    the refusal of state dicts of the other form or block type.
+
+    A subclass builds its training-time branches in ``_build_branches``,
+    computes their sum in ``_branches`` and their fused kernel and bias in
+    ``fused_kernel_and_bias``; ``branch_names`` are the submodules fusion
+    removes, ``signature_key`` a key that only its multi-branch state dict
+    has (relative to the block's prefix).
 
     Args:
         in_channels (int): Input channels.
@@ -61,6 +76,11 @@ class RepVGGBlock(BaseModule):
         deploy (bool): Build the fused form (one 3x3 conv with bias).
         init_cfg (dict, optional): Initialization config.
     """
+
+    block_type = ''  # the key of RepVGG.block_types
+    display_name = ''  # how messages name the block type
+    branch_names = ()
+    signature_key = ''
 
     def __init__(self,
                  in_channels: int,
@@ -85,19 +105,25 @@ class RepVGGBlock(BaseModule):
         self.norm_cfg = norm_cfg
         self.with_cp = with_cp
         self.deploy = deploy
+        # The identity branch exists only where it preserves the shape.
+        self.has_identity = in_channels == out_channels and stride == 1
 
         if deploy:
             self.branch_reparam = self._conv(3, bias=True)
         else:
-            self.branch_3x3 = self._conv_norm(3)
-            self.branch_1x1 = self._conv_norm(1)
-            # The identity branch exists only where it preserves the shape.
-            has_identity = in_channels == out_channels and stride == 1
-            self.branch_norm = build_norm_layer(
-                norm_cfg, in_channels)[1] if has_identity else None
+            self._build_branches()
         self.se_layer = (SqueezeExcitation(out_channels, se_ratio)
                          if se_ratio else None)
         self.act = build_activation_layer(act_cfg)
+
+    def _build_branches(self) -> None:
+        raise NotImplementedError
+
+    def _branches(self, x: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def fused_kernel_and_bias(self):
+        raise NotImplementedError
 
     def _conv(self, kernel_size: int, bias: bool) -> nn.Module:
         dilation = self.dilation if kernel_size == 3 else 1
@@ -122,9 +148,7 @@ class RepVGGBlock(BaseModule):
         if self.deploy:
             out = self.branch_reparam(x)
         else:
-            out = self.branch_3x3(x) + self.branch_1x1(x)
-            if self.branch_norm is not None:
-                out = out + self.branch_norm(x)
+            out = self._branches(x)
         if self.se_layer is not None:
             out = self.se_layer(out)
         return self.act(out)
@@ -133,6 +157,76 @@ class RepVGGBlock(BaseModule):
         if self.with_cp and x.requires_grad:
             return cp.checkpoint(self._forward, x, use_reentrant=False)
         return self._forward(x)
+
+    @torch.no_grad()
+    def reparameterize(self) -> None:
+        """Fold the branches into ``branch_reparam``, in place; idempotent."""
+        if self.deploy:
+            return
+        kernel, bias = self.fused_kernel_and_bias()
+        reparam = self._conv(3, bias=True).to(kernel.device, kernel.dtype)
+        reparam.weight.copy_(kernel)
+        reparam.bias.copy_(bias)
+        for name in self.branch_names:
+            delattr(self, name)
+        self.branch_reparam = reparam
+        self.deploy = True
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # Refuse the other form or block type outright: with strict=False
+        # (as in init_cfg=Pretrained) it would otherwise be dropped silently.
+        fused_key = prefix + 'branch_reparam.weight'
+        branch_key = prefix + 'branch_3x3.conv.weight'
+        name, block_type = self.display_name, self.block_type
+        source = _block_type_in(state_dict, prefix)
+        if self.deploy and branch_key in state_dict:
+            held = f'{source.display_name} ' if source is not None else ''
+            raise DeployFormMismatch(
+                f'{branch_key!r}: the state dict holds training-time '
+                f'(multi-branch) {held}weights but the model is built with '
+                f'deploy=True (fused {name} blocks). Build it with '
+                'deploy=False, or fuse the checkpoint first with '
+                'tools/deploy.py.')
+        if not self.deploy and fused_key in state_dict:
+            raise DeployFormMismatch(
+                f'{fused_key!r}: the state dict holds fused (deploy) weights '
+                'but the model is built with deploy=False (multi-branch '
+                f'{name} blocks, block_type={block_type!r}). Build it with '
+                'deploy=True (backbone deploy=True in the config); a fused '
+                'model cannot be turned back into the multi-branch form.')
+        if not self.deploy and source not in (None, type(self)):
+            raise BlockTypeMismatch(
+                f'{prefix + source.signature_key!r}: the state dict holds '
+                f'multi-branch {source.display_name} weights but the model '
+                f'is built with {name} blocks (block_type={block_type!r}). '
+                f'Build it with block_type={source.block_type!r}.')
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+
+class RepVGGBlock(ReparamBlock):
+    """``act(se(BN(conv3x3(x)) + BN(conv1x1(x)) + BN(x)))``, or after fusion
+    ``act(se(conv3x3(x) + bias))``; the identity branch ``BN(x)`` only when
+    ``in_channels == out_channels`` and stride 1 (``block_type='repvgg'``).
+
+    Arguments: see ``ReparamBlock``.
+    """
+
+    block_type = 'repvgg'
+    display_name = 'RepVGG'
+    branch_names = ('branch_3x3', 'branch_1x1', 'branch_norm')
+    signature_key = 'branch_1x1.conv.weight'
+
+    def _build_branches(self) -> None:
+        self.branch_3x3 = self._conv_norm(3)
+        self.branch_1x1 = self._conv_norm(1)
+        self.branch_norm = build_norm_layer(
+            self.norm_cfg, self.in_channels)[1] if self.has_identity else None
+
+    def _branches(self, x: Tensor) -> Tensor:
+        out = self.branch_3x3(x) + self.branch_1x1(x)
+        if self.branch_norm is not None:
+            out = out + self.branch_norm(x)
+        return out
 
     def fused_kernel_and_bias(self):
         """The kernel and bias of the single 3x3 conv equal to the three
@@ -150,38 +244,63 @@ class RepVGGBlock(BaseModule):
             bias = bias + bias_id
         return kernel, bias
 
-    @torch.no_grad()
-    def reparameterize(self) -> None:
-        """Fold the branches into ``branch_reparam``, in place; idempotent."""
-        if self.deploy:
-            return
-        kernel, bias = self.fused_kernel_and_bias()
-        reparam = self._conv(3, bias=True).to(kernel.device, kernel.dtype)
-        reparam.weight.copy_(kernel)
-        reparam.bias.copy_(bias)
-        del self.branch_3x3, self.branch_1x1, self.branch_norm
-        self.branch_reparam = reparam
-        self.deploy = True
 
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        # Refuse the other form outright: with strict=False (as in
-        # init_cfg=Pretrained) it would otherwise be dropped silently.
-        fused_key = prefix + 'branch_reparam.weight'
-        branch_key = prefix + 'branch_3x3.conv.weight'
-        if self.deploy and branch_key in state_dict:
-            raise DeployFormMismatch(
-                f'{branch_key!r}: the state dict holds training-time '
-                '(multi-branch) RepVGG weights but the model is built with '
-                'deploy=True (fused). Build it with deploy=False, or fuse the '
-                'checkpoint first with tools/deploy.py.')
-        if not self.deploy and fused_key in state_dict:
-            raise DeployFormMismatch(
-                f'{fused_key!r}: the state dict holds fused (deploy) RepVGG '
-                'weights but the model is built with deploy=False '
-                '(multi-branch). Build it with deploy=True (backbone '
-                'deploy=True in the config); a fused model cannot be turned '
-                'back into the multi-branch form.')
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+class QARepVGGBlock(ReparamBlock):
+    """The quantization-aware block of QARepVGG (Chu et al., "Make RepVGG
+    Greater Again: A Quantization-aware Approach", arXiv 2212.01593; the
+    authors' ``QARepVGGBlockV2``, ``block_type='qarepvgg'``):
+    ``act(se(BN_post(BN(conv3x3(x)) + conv1x1(x) + x)))``, or after fusion
+    ``act(se(conv3x3(x) + bias))``, the same fused form as ``RepVGGBlock``.
+
+    Only the 3x3 branch keeps its BN (``branch_3x3``); the 1x1 branch
+    (``branch_1x1``) is a bare conv and the identity branch (only when
+    ``in_channels == out_channels`` and stride 1) has no BN; one BN
+    (``post_norm``) follows the sum and is folded into the fused conv too.
+
+    SE, when ``se_ratio`` is set, comes after ``post_norm`` (so that the
+    block fuses exactly); the authors' code puts it before that BN, which no
+    single conv can reproduce. Arguments: see ``ReparamBlock``.
+    """
+
+    block_type = 'qarepvgg'
+    display_name = 'QARepVGG'
+    branch_names = ('branch_3x3', 'branch_1x1', 'post_norm')
+    signature_key = 'branch_1x1.weight'
+
+    def _build_branches(self) -> None:
+        self.branch_3x3 = self._conv_norm(3)
+        self.branch_1x1 = self._conv(1, bias=False)
+        self.post_norm = build_norm_layer(self.norm_cfg, self.out_channels)[1]
+
+    def _branches(self, x: Tensor) -> Tensor:
+        out = self.branch_3x3(x) + self.branch_1x1(x)
+        if self.has_identity:
+            out = out + x
+        return self.post_norm(out)
+
+    def fused_kernel_and_bias(self):
+        """The kernel and bias of the single 3x3 conv equal to the branches
+        and the post-sum BN in eval mode (BN running statistics)."""
+        kernel, bias = fold_bn_into_kernel(self.branch_3x3.conv.weight,
+                                           self.branch_3x3.norm)
+        kernel = kernel + pad_kernel(self.branch_1x1.weight, 3)
+        if self.has_identity:
+            kernel = kernel + identity_kernel(self.in_channels, self.groups,
+                                              3, kernel)
+        return fold_bn_into_kernel(kernel, self.post_norm, bias)
+
+
+# block_type -> block class: the one table RepVGG builds its blocks from.
+BLOCK_TYPES = {cls.block_type: cls for cls in (RepVGGBlock, QARepVGGBlock)}
+
+
+def _block_type_in(state_dict, prefix: str):
+    """The block class whose multi-branch weights ``state_dict`` holds under
+    ``prefix``; None for none (fused weights, or no weights there)."""
+    for cls in BLOCK_TYPES.values():
+        if prefix + cls.signature_key in state_dict:
+            return cls
+    return None
 
 
 def _groupwise_map(groups: int) -> Dict[int, int]:
@@ -247,7 +366,14 @@ class RepVGG(BaseModule):
         deploy (bool): Build the fused (inference) form. Defaults to False.
         init_cfg (dict | list[dict], optional): Initialization config, e.g.
             ``dict(type='Pretrained', checkpoint=PATH, prefix='backbone.')``.
+        block_type (str): The block of every stage, the stem included: a key
+            of ``block_types``, ``'repvgg'`` (``RepVGGBlock``, the default)
+            or ``'qarepvgg'`` (``QARepVGGBlock``). Both fuse into the same
+            form, so fused (``deploy=True``) weights load into either.
     """
+
+    # block_type -> block class (the table is BLOCK_TYPES, above).
+    block_types = BLOCK_TYPES
 
     arch_settings = {
         'A0': _arch(_A_BLOCKS, (0.75, 0.75, 0.75, 2.5)),
@@ -281,9 +407,15 @@ class RepVGG(BaseModule):
                  act_cfg: dict = dict(type='ReLU'),
                  with_cp: bool = False,
                  deploy: bool = False,
-                 init_cfg=None):
+                 init_cfg=None,
+                 block_type: str = 'repvgg'):
         super().__init__(init_cfg)
         self.arch = self._parse_arch(arch)
+        if block_type not in self.block_types:
+            raise KeyError(f'RepVGG: unknown block_type {block_type!r}; '
+                           f'choose from {sorted(self.block_types)}')
+        self.block_type = block_type
+        block = self.block_types[block_type]
         num_stages = len(self.arch['num_blocks'])
         if num_dilated_blocks is None:
             num_dilated_blocks = (None, ) * num_stages
@@ -309,8 +441,7 @@ class RepVGG(BaseModule):
 
         widths = stage_widths(self.arch['width_factor'], base_channels)
         stem_channels = min(base_channels, widths[0])
-        self.stem = RepVGGBlock(in_channels, stem_channels, stride=2,
-                                **block_cfg)
+        self.stem = block(in_channels, stem_channels, stride=2, **block_cfg)
         group_layer_map = self.arch['group_layer_map'] or {}
         block_number = 1
         channels = stem_channels
@@ -321,7 +452,7 @@ class RepVGG(BaseModule):
             blocks = []
             for j in range(num_blocks):
                 blocks.append(
-                    RepVGGBlock(
+                    block(
                         channels,
                         widths[i],
                         stride=strides[i] if j == 0 else 1,
@@ -371,7 +502,7 @@ class RepVGG(BaseModule):
     def reparameterize(self) -> None:
         """Fuse every block in place (see ``repseg.reparameterize_model``)."""
         for module in self.modules():
-            if isinstance(module, RepVGGBlock):
+            if isinstance(module, ReparamBlock):
                 module.reparameterize()
         self.deploy = True
 
