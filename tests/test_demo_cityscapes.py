@@ -1,5 +1,6 @@
 """The demo Cityscapes maker: exact layout, label maps made from the JSON,
-all 19 classes per split, determinism, and a safe output folder."""
+all 19 classes per split, determinism, and a safe output folder; and the
+demo street video."""
 import json
 import re
 import shutil
@@ -7,6 +8,7 @@ import shutil
 import cv2
 import numpy as np
 import pytest
+from helpers import load_tool
 from cityscapesscripts.helpers.annotation import Annotation
 from cityscapesscripts.helpers.labels import name2label
 from cityscapesscripts.preparation.json2instanceImg import createInstanceImage
@@ -160,7 +162,8 @@ def test_replaces_a_previous_demo_only(tmp_path):
 
 
 def test_nothing_half_written_when_generation_fails(tmp_path, monkeypatch):
-    render = demo.render_scene
+    # The writer draws each scene through render_scene: patch it there.
+    render = demo.writer.render_scene
     calls = []
 
     def fail_second(*args, **kwargs):
@@ -169,19 +172,19 @@ def test_nothing_half_written_when_generation_fails(tmp_path, monkeypatch):
             raise RuntimeError('disk full')
         return render(*args, **kwargs)
 
-    monkeypatch.setattr(demo, 'render_scene', fail_second)
+    monkeypatch.setattr(demo.writer, 'render_scene', fail_second)
     with pytest.raises(RuntimeError, match='disk full'):
         demo.make_demo_cityscapes(tmp_path / 'new', num_train=2, num_val=1,
                                   size=(128, 64))
     assert list(tmp_path.iterdir()) == []
 
     # A failed regeneration keeps the previous demo as it was.
-    monkeypatch.setattr(demo, 'render_scene', render)
+    monkeypatch.setattr(demo.writer, 'render_scene', render)
     old = tmp_path / 'old'
     demo.make_demo_cityscapes(old, num_train=1, num_val=1, size=(128, 64))
     before = sorted(old.rglob('*'))
     calls.clear()
-    monkeypatch.setattr(demo, 'render_scene', fail_second)
+    monkeypatch.setattr(demo.writer, 'render_scene', fail_second)
     with pytest.raises(RuntimeError, match='disk full'):
         demo.make_demo_cityscapes(old, num_train=2, num_val=1,
                                   size=(128, 64))
@@ -199,3 +202,88 @@ def test_bad_arguments_are_named(tmp_path, kwargs, name):
     with pytest.raises(ValueError, match=name):
         demo.make_demo_cityscapes(tmp_path / 'out', **kwargs)
     assert not (tmp_path / 'out').exists()
+
+
+# ------------------------------------------------------------ the video
+VIDEO_SIZE = (128, 64)
+
+
+def _read_video(path):
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(frame)
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    capture.release()
+    return frames, fps
+
+
+@pytest.mark.parametrize('suffix', ['.mp4', '.avi'])
+def test_video_reads_back(tmp_path, suffix):
+    """What tools/infer.py will read: the frames, their size and rate, via
+    the command line; written under a temporary name (nothing else left)."""
+    path = tmp_path / 'videos' / f'street{suffix}'
+    make_demo_data = load_tool('dataset_converters/make_demo_data')
+    make_demo_data.main(['video', str(path), '--seed', '3'])
+    frames, fps = _read_video(path)
+    assert len(frames) == round(demo.video.SECONDS * demo.video.FPS)
+    assert fps == demo.video.FPS
+    assert frames[0].shape == (256, 512, 3)
+    assert [p.name for p in path.parent.iterdir()] == [path.name]
+
+
+def test_video_frames_drive_down_one_street():
+    """Consecutive frames show the same scene one step closer: frame k+1 is
+    frame k scaled about the vanishing point by the per-frame zoom (up to
+    rounding), and far nearer to that than to frame k as it is."""
+    count = 6
+    frames = [f.astype(np.float32) for f in
+              demo.video.street_frames(1, VIDEO_SIZE, count)]
+    vx, vy = demo.video.street_scene(1, VIDEO_SIZE).vanishing_point()
+    step = demo.video.ZOOM**(1 / (count - 1))
+    scale = cv2.getRotationMatrix2D((vx, vy), 0, step)
+    above_bonnet = slice(0, int(0.85 * VIDEO_SIZE[1]))
+    for before, after in zip(frames, frames[1:]):
+        zoomed = cv2.warpAffine(before, scale, VIDEO_SIZE)
+        moved = np.abs(zoomed - after)[above_bonnet].mean()
+        still = np.abs(before - after)[above_bonnet].mean()
+        assert moved < 0.5 * still, (moved, still)
+    # The bonnet moves with the camera: the bottom rows stay.
+    assert np.abs(frames[0][-2:] - frames[-1][-2:]).mean() < 3
+    assert np.abs(frames[0] - frames[-1]).mean() > 10
+
+
+def test_video_deterministic_by_seed():
+    def frames(seed):
+        return np.stack(list(demo.video.street_frames(seed, VIDEO_SIZE, 3)))
+
+    assert np.array_equal(frames(4), frames(4))
+    assert not np.array_equal(frames(4), frames(5))
+
+
+def test_video_nothing_half_written(tmp_path, monkeypatch):
+    frames = demo.video.street_frames
+
+    def fail_after_two(*args):
+        yield from frames(0, VIDEO_SIZE, 2)
+        raise RuntimeError('disk full')
+
+    monkeypatch.setattr(demo.video, 'street_frames', fail_after_two)
+    with pytest.raises(RuntimeError, match='disk full'):
+        demo.make_demo_video(tmp_path / 'street.mp4', size=VIDEO_SIZE)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize('name, kwargs, match', [
+    ('street.mkv', {}, 'mp4'),
+    ('street.mp4', dict(size=(32, 16)), 'size'),
+    ('street.mp4', dict(size=(128.0, 64)), 'size'),
+    ('street.mp4', dict(seconds=0.1), 'frames'),
+])
+def test_video_bad_arguments(tmp_path, name, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        demo.make_demo_video(tmp_path / name, **kwargs)
+    assert list(tmp_path.iterdir()) == []

@@ -1,8 +1,10 @@
 """tools/run_demo.py --quick end to end, run as a user runs it (a
 subprocess), then run again to check that it reuses the finished steps.
 
-The quick run takes about two minutes on 2 cores (plus about 30 s the first
-time, when it makes the demo datasets in data/).
+The slowest test module: it trains, deploys, evaluates and benchmarks on
+cut schedules, and its first run also makes the demo datasets in data/ when
+they are missing. The report's parts and the step scheduler have fast tests
+of their own (test_demo_report.py, test_results.py).
 """
 import json
 import subprocess
@@ -13,8 +15,13 @@ from pathlib import Path
 import cv2
 import pytest
 
+from repseg.demo.report import MIOU_TOLERANCE
+from repseg.equivalence import TOLERANCE
+
 REPO = Path(__file__).resolve().parents[1]
-STEP_COUNT = 9  # 3 data steps, 2 trainings, deploy, 2 tests, benchmark
+# 4 data steps (with the street video), 2 trainings, deploy, 2 tests,
+# benchmark, 2 inference runs
+STEP_COUNT = 12
 
 
 def run_demo(*args, timeout=900):
@@ -53,7 +60,8 @@ def test_report_is_written_and_announced(quick_demo):
     assert f"report: {work_dir / 'report.md'}" in quick_demo['first'].stdout
     assert quick_demo['report']['quick'] is True
     # Every step ran the first time, each as a tool's own command line.
-    for tool in ('train.py', 'deploy.py', 'test.py', 'analysis_tools/benchmark.py'):
+    for tool in ('train.py', 'deploy.py', 'test.py',
+                 'analysis_tools/benchmark.py', 'infer.py'):
         assert f'python tools/{tool}' in quick_demo['first'].stdout
 
 
@@ -63,7 +71,7 @@ def test_fused_and_multibranch_miou_agree(quick_demo):
     multi = json.loads((work_dir / 'test_multibranch.json').read_text())
     assert fused['reparameterized'] is True
     assert multi['reparameterized'] is False
-    assert abs(fused['mIoU'] - multi['mIoU']) <= 0.01
+    assert abs(fused['mIoU'] - multi['mIoU']) <= MIOU_TOLERANCE
     accuracy = report['accuracy']
     assert accuracy['agree'] is True
     assert accuracy['fused']['mIoU'] == fused['mIoU']
@@ -74,7 +82,7 @@ def test_fused_and_multibranch_miou_agree(quick_demo):
 
 def test_equivalence_figure(quick_demo):
     equivalence = quick_demo['report']['equivalence']
-    assert 0 <= equivalence['max_rel_diff'] <= 1e-4
+    assert 0 <= equivalence['max_rel_diff'] <= TOLERANCE
     assert equivalence['after']['norms'] == 0
     assert equivalence['after']['params'] < equivalence['before']['params']
     assert f"{equivalence['max_abs_diff']:.2e}" in quick_demo['markdown']
@@ -106,6 +114,34 @@ def test_plots_and_samples(quick_demo):
     assert training['segmentation']['loss']
     assert training['segmentation']['val_miou'][-1][0] == 4
     assert training['classification']['loss']
+
+
+def test_inference_on_images_and_video(quick_demo):
+    """The deployed ONNX model on the 16 val images and the 25 frames of
+    the street video, its FPS in the report, a strip of the overlays."""
+    work_dir, report = quick_demo['work_dir'], quick_demo['report']
+    assert (work_dir / 'deploy' / 'deploy.onnx').is_file()
+    inference = report['inference']
+    for key, done in (('images', 16), ('video', 25)):
+        row = inference[key]
+        assert row['done'] == done and row['failures'] == 0, row
+        assert row['backend'] == 'onnxruntime'
+        assert row['fps'] > 0 and row['median_latency_ms'] > 0
+    assert len(list((work_dir / 'infer_val' / 'overlays').rglob('*.png'))) \
+        == 16
+    overlay = work_dir / 'infer_video' / 'demo_street_overlay.mp4'
+    capture = cv2.VideoCapture(str(overlay))
+    assert capture.get(cv2.CAP_PROP_FRAME_COUNT) == 25
+    capture.release()
+    strip = cv2.imread(str(work_dir / 'video_strip.png'))
+    assert strip is not None and strip.shape[1] > 4 * 512
+    assert len(report['video_strip']['frames']) == 4
+    markdown = quick_demo['markdown']
+    assert '(video_strip.png)' in markdown
+    assert (f"| street video (frames) | 25 | 0 | "
+            f"{inference['video']['median_latency_ms']:.1f} | "
+            f"{inference['video']['fps']:.1f} |") in markdown
+    assert 'FPS end to end' in quick_demo['first'].stdout
 
 
 def test_second_run_skips_finished_steps(quick_demo):

@@ -1,0 +1,52 @@
+"""Where the demo's step outputs lie, as the report reads them."""
+from pathlib import Path
+from typing import Dict, Optional, Sequence
+
+
+class ReportInputs:
+    """Where the step outputs lie (every path a ``pathlib.Path``).
+
+    Args:
+        work_dir: the demo work dir; the report is written there.
+        cls_work_dir: the classification pretraining's work dir (its logs).
+        seg_work_dir: the segmentation training's work dir (its logs).
+        deploy_json: ``tools/deploy.py``'s equivalence report.
+        fused_report / multibranch_report: ``tools/test.py --report`` files.
+        benchmark_json: ``tools/analysis_tools/benchmark.py --json`` output.
+        predictions_dir: ``tools/test.py --out`` (Cityscapes labelId PNGs).
+        data_root: the Cityscapes-format dataset that was evaluated.
+        commands: the command lines of the steps, to reproduce the figures.
+        step_seconds: ``{step name: seconds its last run took, or None}``.
+        quick: whether the schedules were cut (``run_demo.py --quick``).
+        image_inference / video_inference: ``tools/infer.py --json`` files
+            of the val images and of the street video; the report's
+            inference section needs both (None: no such section).
+        overlay_video: the video of overlays ``tools/infer.py`` wrote (the
+            report shows a strip of its frames; None: no strip).
+    """
+
+    def __init__(self, work_dir, cls_work_dir, seg_work_dir, deploy_json,
+                 fused_report, multibranch_report, benchmark_json,
+                 predictions_dir, data_root, commands: Sequence[str],
+                 step_seconds: Dict[str, float] = None, quick: bool = False,
+                 image_inference=None, video_inference=None,
+                 overlay_video=None):
+        self.work_dir = Path(work_dir)
+        self.cls_work_dir = Path(cls_work_dir)
+        self.seg_work_dir = Path(seg_work_dir)
+        self.deploy_json = Path(deploy_json)
+        self.fused_report = Path(fused_report)
+        self.multibranch_report = Path(multibranch_report)
+        self.benchmark_json = Path(benchmark_json)
+        self.predictions_dir = Path(predictions_dir)
+        self.data_root = Path(data_root)
+        self.commands = list(commands)
+        self.step_seconds = dict(step_seconds or {})
+        self.quick = quick
+        self.image_inference = _optional_path(image_inference)
+        self.video_inference = _optional_path(video_inference)
+        self.overlay_video = _optional_path(overlay_video)
+
+
+def _optional_path(path) -> Optional[Path]:
+    return None if path is None else Path(path)

@@ -1,0 +1,192 @@
+"""``report.md`` and the console summary, from the report's figures (the
+dict ``report.json`` holds)."""
+from typing import List
+
+from repseg.equivalence import TOLERANCE
+
+
+def fmt(value, digits: int = 2) -> str:
+    return '-' if value is None else f'{value:.{digits}f}'
+
+
+def accuracy_section(report: dict) -> List[str]:
+    acc = report['accuracy']
+    verdict = ('They agree' if acc['agree'] else
+               '**They do not agree: re-parameterization changed the model**')
+    lines = ['## Accuracy: fused vs multi-branch', '',
+             '| model | mIoU | mAcc | aAcc |', '|---|---|---|---|']
+    for label, key in (('fused (re-parameterized, deploy.pth)', 'fused'),
+                       ('multi-branch (as trained, --no-reparam)',
+                        'multi_branch')):
+        m = acc[key]
+        lines.append(f"| {label} | {fmt(m['mIoU'])} | {fmt(m['mAcc'])} | "
+                     f"{fmt(m['aAcc'])} |")
+    lines += ['', f"{verdict}: the mIoU differs by {acc['difference']:.2f} "
+              f"(tolerance {acc['tolerance']}) on the demo val set.", '']
+    return lines
+
+
+def equivalence_section(report: dict) -> List[str]:
+    eq = report['equivalence']
+    before, after = eq['before'], eq['after']
+    folded = ', '.join(f'{k} {v}' for k, v in eq.get('folded', {}).items())
+    return ['## Equivalence (tools/deploy.py)', '',
+            f"On the same random input {'x'.join(map(str, eq['input_shape']))}"
+            f", the fused model's output differs from the trained model's by "
+            f"at most {eq['max_abs_diff']:.2e} ({eq['max_rel_diff']:.2e} of "
+            f'the largest output; the tool fails above {TOLERANCE:g}).', '',
+            '| | parameters | convolutions | BN layers |', '|---|---|---|---|',
+            f"| multi-branch | {before['params']:,} | {before['convs']} | "
+            f"{before['norms']} |",
+            f"| fused | {after['params']:,} | {after['convs']} | "
+            f"{after['norms']} |", '',
+            f'Head conv+BN pairs folded: {folded or "none"}.', '',
+            *engine_lines(eq.get('engines', {}))]
+
+
+def engine_lines(engines: dict) -> List[str]:
+    """What each exported engine file was checked to (tools/deploy.py
+    --backend / --onnx), against the trained model on the same input."""
+    lines = [f"Exported and checked, {name} ({check['file']}, "
+             f"{'dynamic' if check['dynamic_image_size'] else 'fixed'} image "
+             f"size{', fp16' if check['fp16'] else ''}): "
+             f"{check['max_rel_diff']:.2e} of the largest output (tolerance "
+             f"{check['tolerance']:g})." for name, check in engines.items()]
+    return lines + [''] if lines else []
+
+
+def benchmark_section(report: dict) -> List[str]:
+    env = report['benchmark']['environment']
+    shown = ('device', 'input_shape', 'threads', 'repeat', 'warmup', 'torch')
+    described = ', '.join(f'{k} {env[k]}' for k in shown if k in env)
+    lines = ['## Speed (tools/analysis_tools/benchmark.py)', '',
+             f'Latency per call, median and least ({described}); images/s '
+             'and speed-up (relative to '
+             f"{report['benchmark']['reference']}) from the median; rel "
+             'diff: largest output difference from the eager fused model.',
+             '',
+             '| model | mode | latency (ms) | min (ms) | images/s | '
+             'speed-up | rel diff |', '|---|---|---|---|---|---|---|']
+    for row in report['benchmark']['rows']:
+        lines.append(f"| {row['name']} | {row['mode']} | "
+                     f"{fmt(row['latency_ms'], 1)} | "
+                     f"{fmt(row['min_latency_ms'], 1)} | "
+                     f"{fmt(row['images_per_s'], 1)} | "
+                     f"x{row['speedup']:.2f} | {row['max_rel_diff']:.1e} |")
+    lines += ['', 'pspnet_r18_demo is mmseg\'s PSPNet R-18 sized like the '
+              'demo (configs/demo/pspnet_r18_demo.py), timed untrained: it '
+              'has no mIoU and shows as lines at its speeds ("fused": its '
+              'conv+BN pairs folded).', '',
+              '![speed vs accuracy](speed_vs_accuracy.png)', '']
+    return lines
+
+
+def inference_section(report: dict) -> List[str]:
+    """The deployed model run as a user runs it (tools/infer.py) on the val
+    images and on the street video, and a strip of the video's overlays."""
+    if 'inference' not in report:
+        return []
+    rows = report['inference']
+    first = rows['images']
+    lines = ['## Inference (tools/infer.py)', '',
+             f"The deployed model on {first['backend']} ({first['device']}, "
+             f"{first['threads']} threads): the model's median latency per "
+             'image or frame, and images or frames per second end to end '
+             '(reading, overlay drawing and writing included).', '',
+             '| input | done | failed | median latency (ms) | FPS |',
+             '|---|---|---|---|---|']
+    for label, key in (('val images', 'images'),
+                       ('street video (frames)', 'video')):
+        row = rows[key]
+        lines.append(f"| {label} | {row['done']} | {row['failures']} | "
+                     f"{fmt(row['median_latency_ms'], 1)} | "
+                     f"{fmt(row['fps'], 1)} |")
+    lines.append('')
+    strip = report.get('video_strip')
+    if strip:
+        lines += ['Frames ' + ', '.join(map(str, strip['frames'])) + ' of '
+                  f"the overlay video ({strip['video']}); the street video "
+                  'is drawn by tools/dataset_converters/make_demo_data.py '
+                  'video (a zoom into the vanishing point: no parallax).',
+                  '', '![video strip](video_strip.png)', '']
+    return lines
+
+
+def training_section(report: dict) -> List[str]:
+    seg = report['training']['segmentation']
+    cls = report['training']['classification']
+    lines = ['## Training', '']
+    if seg['loss']:
+        lines.append(f"Segmentation: loss {seg['loss'][0][1]:.3f} at "
+                     f"iteration {seg['loss'][0][0]}, {seg['loss'][-1][1]:.3f}"
+                     f" at iteration {seg['loss'][-1][0]}.")
+    if seg['val_miou']:
+        lines.append('Validation mIoU: ' + ', '.join(
+            f'{v:.2f} at iteration {s}' for s, v in seg['val_miou']) + '.')
+    if cls['val_top1']:
+        lines.append('Classification pretraining, val top-1: ' + ', '.join(
+            f'{v:.1f}% at epoch {s}' for s, v in cls['val_top1']) + '.')
+    return lines + ['', '![training curves](training_curves.png)', '']
+
+
+def per_class_section(report: dict) -> List[str]:
+    lines = ['## Per-class IoU', '', '| class | fused | multi-branch |',
+             '|---|---|---|']
+    lines += [f'| {name} | {fmt(fused)} | {fmt(multi)} |'
+              for name, fused, multi in report['per_class_iou']]
+    return lines + ['']
+
+
+def steps_section(report: dict) -> List[str]:
+    seconds = report['step_seconds']
+    known = [s for s in seconds.values() if s is not None]
+    lines = ['## Time per step', '',
+             'Seconds each step took when it last ran (- : made before this '
+             'work dir, e.g. the shared demo data).', '',
+             '| step | seconds |', '|---|---|']
+    lines += [f'| {name} | {fmt(took, 0)} |' for name, took in seconds.items()]
+    return lines + [f'| total | {sum(known):.0f} |', '']
+
+
+def markdown(report: dict) -> str:
+    lines = ['# repseg demo report', '',
+             'PSPNet-RepVGG-A0 trained with multi-branch RepVGG blocks on the '
+             'built-in Cityscapes-format demo data, then fused into a plain '
+             f"VGG-style network. Generated {report['generated']} by "
+             '`python tools/run_demo.py`.', '']
+    if report['quick']:
+        lines += ['**Quick run (`--quick`): the schedules are cut to a few '
+                  'iterations; the figures only check the pipeline.**', '']
+    lines += accuracy_section(report) + equivalence_section(report)
+    lines += benchmark_section(report) + training_section(report)
+    lines += ['## Samples (val)', '',
+              'Input, ground truth and the fused model\'s prediction '
+              '(Cityscapes palette; ignored pixels black): '
+              + ', '.join(report['samples']) + '.', '',
+              '![samples](samples.png)', '']
+    lines += inference_section(report)
+    lines += per_class_section(report)
+    lines += steps_section(report)
+    lines += ['## How it was made', '', '```bash']
+    lines += report['commands'] + ['```', '']
+    return '\n'.join(lines)
+
+
+def summary(report: dict) -> str:
+    """A few lines of the main figures, for the console."""
+    acc = report['accuracy']
+    lines = [f"mIoU fused {fmt(acc['fused']['mIoU'])}, multi-branch "
+             f"{fmt(acc['multi_branch']['mIoU'])} "
+             f"({'agree' if acc['agree'] else 'DISAGREE'})",
+             f"fused vs trained max |diff| "
+             f"{report['equivalence']['max_abs_diff']:.2e}"]
+    for row in report['benchmark']['rows']:
+        lines.append(f"{row['name']} ({row['mode']}): "
+                     f"{fmt(row['latency_ms'], 1)} ms, "
+                     f"{fmt(row['images_per_s'], 1)} images/s, "
+                     f"x{row['speedup']:.2f}")
+    for key, row in report.get('inference', {}).items():
+        lines.append(f"tools/infer.py on the {key} ({row['backend']}): "
+                     f"{fmt(row['median_latency_ms'], 1)} ms median, "
+                     f"{fmt(row['fps'], 1)} FPS end to end")
+    return '\n'.join(lines)

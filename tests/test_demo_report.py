@@ -1,0 +1,455 @@
+"""The demo report on a small hand-made work dir (no training, no
+subprocess): the files it writes and what they say, the training curves of
+resumed runs, and the demo's step scheduler and work-dir rules."""
+import json
+import re
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from test_results import benchmark_dict, deploy_dict, evaluation_dict
+
+from repseg.datasets.cityscapes import (IGNORE_INDEX, label_id_to_train_id,
+                                        train_id_colours_bgr)
+from repseg.demo.pipeline import MARKER, Demo
+from repseg.demo.report import ReportInputs, build_report, summary
+from repseg.demo.report.logs import read_scalars, training_curves
+from repseg.demo.steps import (STEP_SECONDS, DemoError, Step, StepFailed,
+                               read_step_seconds, run_steps)
+from repseg.equivalence import TOLERANCE
+from repseg.results import ReportFormatError
+
+REPO = Path(__file__).resolve().parents[1]
+STEMS = ('aachen_000000_000019', 'bremen_000000_000019',
+         'bremen_000001_000019')
+
+
+def write_run(work_dir, timestamp, lines, resume=False):
+    vis = work_dir / timestamp / 'vis_data'
+    vis.mkdir(parents=True)
+    (vis / 'config.py').write_text(f'resume = {resume}\n')
+    (vis / 'scalars.json').write_text(
+        ''.join(json.dumps(line) + '\n' for line in lines))
+
+
+def make_work_dir(root):
+    """The files the demo's steps leave, small and hand-made."""
+    write_run(root / 'cls', '20240101_000000',
+              [dict(loss=2.3, step=1), dict(loss=2.0, step=2),
+               {'accuracy/top1': 40.0, 'step': 1}])
+    write_run(root / 'seg', '20240101_000000',
+              [dict(loss=3.0, step=2), dict(loss=2.5, step=4),
+               dict(mIoU=5.5, step=4)])
+    for name, data in (('deploy.json', deploy_dict()),
+                       ('test_fused.json', evaluation_dict()),
+                       ('test_multibranch.json',
+                        evaluation_dict(reparameterized=False)),
+                       ('benchmark.json', benchmark_dict())):
+        (root / name).write_text(json.dumps(data))
+    rng = np.random.default_rng(0)
+    for stem in STEMS:
+        city = stem.split('_')[0]
+        image = (root / 'data/leftImg8bit/val' / city /
+                 f'{stem}_leftImg8bit.png')
+        gt = (root / 'data/gtFine/val' / city /
+              f'{stem}_gtFine_labelTrainIds.png')
+        for path in (image, gt):
+            path.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(image), rng.integers(0, 255, (32, 64, 3), np.uint8))
+        cv2.imwrite(str(gt), rng.integers(0, 19, (32, 64), np.uint8))
+        (root / 'predictions').mkdir(exist_ok=True)
+        # labelIds of road (7) and sky (23)
+        cv2.imwrite(str(root / 'predictions' / image.name),
+                    np.where(rng.random((32, 64)) < 0.5, 7, 23)
+                    .astype(np.uint8))
+    for name, kind, done, latency, fps in (
+            ('infer_val.json', 'images', 16, 40.25, 9.5),
+            ('infer_video.json', 'video', 25, 41.0, 12.25)):
+        (root / name).write_text(json.dumps(inference_dict(
+            kind=kind, done=done, median_latency_ms=latency, fps=fps)))
+    write_video(root / 'infer_video' / 'street_overlay.mp4', VIDEO_FRAMES)
+    return ReportInputs(
+        work_dir=root, cls_work_dir=root / 'cls', seg_work_dir=root / 'seg',
+        deploy_json=root / 'deploy.json',
+        fused_report=root / 'test_fused.json',
+        multibranch_report=root / 'test_multibranch.json',
+        benchmark_json=root / 'benchmark.json',
+        predictions_dir=root / 'predictions', data_root=root / 'data',
+        commands=['python tools/train.py x.py'],
+        step_seconds={'train': 12.0, 'make data': None}, quick=True,
+        image_inference=root / 'infer_val.json',
+        video_inference=root / 'infer_video.json',
+        overlay_video=root / 'infer_video' / 'street_overlay.mp4')
+
+
+VIDEO_FRAMES = 7
+
+
+def inference_dict(**changes):
+    """A tools/infer.py --json file (InferenceReport)."""
+    return dict(dict(kind='images', done=16, failures=[],
+                     median_latency_ms=40.0, fps=10.0,
+                     backend='onnxruntime', device='cpu', threads=2),
+                **changes)
+
+
+def write_video(path, count, size=(64, 32)):
+    """A tiny mp4 whose frame k is flat grey 30 * k (to tell frames
+    apart)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'mp4v'), 10,
+                             size)
+    for k in range(count):
+        writer.write(np.full((size[1], size[0], 3), 30 * k, np.uint8))
+    writer.release()
+
+
+def test_build_report_writes_every_file(tmp_path):
+    report = build_report(make_work_dir(tmp_path))
+    for name in ('report.md', 'report.json', 'speed_vs_accuracy.png',
+                 'training_curves.png', 'samples.png', 'video_strip.png'):
+        assert (tmp_path / name).is_file(), name
+    assert json.loads((tmp_path / 'report.json').read_text()) == report
+    samples = cv2.imread(str(tmp_path / 'samples.png'))
+    assert samples.shape[1] > 3 * 64 and samples.shape[0] > 3 * 32
+    assert report['samples'] == [f'{stem}_leftImg8bit.png' for stem in STEMS]
+    assert report['training']['segmentation'] == dict(
+        loss=[[2, 3.0], [4, 2.5]], val_miou=[[4, 5.5]])
+    assert report['training']['classification']['val_top1'] == [[1, 40.0]]
+    assert report['accuracy']['agree'] is True
+    # deploy.json as DeployReport writes it (no engine checked).
+    assert report['equivalence'] == dict(deploy_dict(), engines={})
+
+    markdown = (tmp_path / 'report.md').read_text()
+    assert '**Quick run' in markdown and 'They agree' in markdown
+    assert f'the tool fails above {TOLERANCE:g})' in markdown
+    assert '| pspnet_r18_demo | fused | 31.3 | 29.5 | 31.9 | x1.36 |' \
+        in markdown
+    assert '| sidewalk | 10.00 | 10.00 |' in markdown
+    assert '| train | 12 |' in markdown and '| make data | - |' in markdown
+    assert '| total | 12 |' in markdown
+    for image in ('speed_vs_accuracy.png', 'training_curves.png',
+                  'samples.png', 'video_strip.png'):
+        assert f'({image})' in markdown
+    assert 'python tools/train.py x.py' in markdown
+    assert 'mIoU fused 17.28, multi-branch 17.28 (agree)' in summary(report)
+
+
+def test_report_shows_inference_and_the_video_strip(tmp_path):
+    report = build_report(make_work_dir(tmp_path))
+    inference = report['inference']
+    assert inference['images'] == dict(
+        kind='images', done=16, failures=0, median_latency_ms=40.25, fps=9.5,
+        backend='onnxruntime', device='cpu', threads=2)
+    assert inference['video']['fps'] == 12.25
+    markdown = (tmp_path / 'report.md').read_text()
+    assert '## Inference (tools/infer.py)' in markdown
+    assert '| val images | 16 | 0 | 40.2 | 9.5 |' in markdown
+    assert '| street video (frames) | 25 | 0 | 41.0 | 12.2 |' in markdown
+    assert 'on onnxruntime (cpu, 2 threads)' in markdown
+    assert ('tools/infer.py on the video (onnxruntime): 41.0 ms median, '
+            '12.2 FPS end to end') in summary(report)
+    # Four frames spread from the first to the last, side by side.
+    strip = report['video_strip']
+    assert strip['frames'] == [0, 2, 4, 6] and strip['fps'] == 10
+    assert strip['video'] == 'infer_video/street_overlay.mp4'
+    assert report['files']['video_strip'] == 'video_strip.png'
+    image = cv2.imread(str(tmp_path / 'video_strip.png'))
+    assert image.shape[0] == 28 + 32 and image.shape[1] == 4 * 64 + 3 * 6
+    # Each column is its frame (grey 30 * index; mp4v is lossy).
+    for column, index in enumerate(strip['frames']):
+        x = column * (64 + 6)
+        assert abs(image[28:, x:x + 64].mean() - 30 * index) < 8
+    assert 'Frames 0, 2, 4, 6 of the overlay video' in markdown
+
+
+def test_report_shows_the_engine_checks(tmp_path):
+    inputs = make_work_dir(tmp_path)
+    (tmp_path / 'deploy.json').write_text(json.dumps(deploy_dict(engines=dict(
+        onnxruntime=dict(file='deploy.onnx', max_rel_diff=4.9e-07,
+                         tolerance=1e-4, fp16=False,
+                         dynamic_image_size=False)))))
+    build_report(inputs)
+    assert ('Exported and checked, onnxruntime (deploy.onnx, fixed image '
+            'size): 4.90e-07 of the largest output (tolerance 0.0001).'
+            ) in (tmp_path / 'report.md').read_text()
+
+
+def test_report_without_inference_inputs(tmp_path):
+    """Reports made before the inference steps (no infer JSON, no video)
+    keep every other section."""
+    inputs = make_work_dir(tmp_path)
+    inputs.image_inference = inputs.video_inference = None
+    inputs.overlay_video = None
+    report = build_report(inputs)
+    assert 'inference' not in report and 'video_strip' not in report
+    assert 'Inference' not in (tmp_path / 'report.md').read_text()
+    assert not (tmp_path / 'video_strip.png').exists()
+
+
+def test_report_names_a_bad_inference_file(tmp_path):
+    inputs = make_work_dir(tmp_path)
+    data = inference_dict()
+    del data['fps']
+    (tmp_path / 'infer_video.json').write_text(json.dumps(data))
+    with pytest.raises(ReportFormatError, match=r"infer_video\.json.*'fps'"):
+        build_report(inputs)
+
+
+def test_curves_of_a_resumed_training(tmp_path):
+    """The last fresh run and the runs resuming it; the resumed record of
+    a step wins; earlier trainings are left out."""
+    write_run(tmp_path, '20240101_000000', [dict(loss=9.0, step=1)])
+    write_run(tmp_path, '20240102_000000',
+              [dict(loss=3.0, step=1), dict(loss=2.0, step=2)])
+    write_run(tmp_path, '20240102_010000',
+              [dict(loss=1.9, step=2), dict(loss=1.5, step=3),
+               dict(mIoU=4.0, step=3)], resume=True)
+    records = read_scalars(tmp_path)
+    assert {step: r['loss'] for step, r in records['train'].items()} == {
+        1: 3.0, 2: 1.9, 3: 1.5}
+    curves = training_curves(tmp_path / 'none', tmp_path)
+    assert curves['segmentation']['val_miou'] == [[3, 4.0]]
+    assert curves['classification'] == dict(loss=[], val_top1=[])
+
+
+def test_cityscapes_label_helpers():
+    table = label_id_to_train_id()
+    assert table.shape == (256, ) and table.dtype == np.uint8
+    assert table[7] == 0 and table[8] == 1 and table[33] == 18  # road ...
+    assert table[0] == table[1] == table[255] == IGNORE_INDEX
+    assert sorted(set(table.tolist()) - {IGNORE_INDEX}) == list(range(19))
+    colours = train_id_colours_bgr()
+    assert colours.shape == (256, 3)
+    assert colours[0].tolist() == [128, 64, 128]  # road, BGR
+    assert colours[10].tolist() == [180, 130, 70]  # sky (70, 130, 180) RGB
+    assert colours[IGNORE_INDEX].tolist() == [0, 0, 0]
+
+
+# ------------------------------------------------------------- the steps
+def python_step(name, code, outputs, **kwargs):
+    return Step(name, ['-c', code], list(outputs), **kwargs)
+
+
+def touch(path):
+    return f'open({str(path)!r}, "w").close()'
+
+
+def test_steps_skip_finished_and_rerun_after_a_change(tmp_path, capsys):
+    a, b, c = (tmp_path / name for name in 'abc')
+    b.touch()
+    steps = [python_step('data', touch(a), [a], invalidates_later=False),
+             python_step('b', touch(b), [b]),
+             python_step('c', touch(c), [c])]
+    timings = run_steps(steps, tmp_path, tmp_path)
+    assert timings['b'] == 'skipped'
+    assert isinstance(timings['data'], float) and \
+        isinstance(timings['c'], float)
+    out = capsys.readouterr().out
+    assert '[run_demo] skip (done): b' in out
+    assert f'[run_demo] c: {steps[2].shell()}' in out
+    assert set(read_step_seconds(tmp_path)) == {'data', 'c'}
+
+    c.unlink()  # c runs again; b ran before c, nothing after it
+    b_time = json.loads((tmp_path / STEP_SECONDS).read_text())
+    timings = run_steps(steps, tmp_path, tmp_path)
+    assert timings == dict(data='skipped', b='skipped', c=timings['c'])
+    assert read_step_seconds(tmp_path)['data'] == b_time['data']
+
+    a.unlink()  # remade data does not make later steps stale
+    timings = run_steps(steps, tmp_path, tmp_path)
+    assert timings['b'] == timings['c'] == 'skipped'
+
+
+def test_a_step_after_one_that_ran_runs_again(tmp_path):
+    a, b = tmp_path / 'a', tmp_path / 'b'
+    b.touch()
+    steps = [python_step('a', touch(a), [a]), python_step('b', touch(b),
+                                                          [b])]
+    assert run_steps(steps, tmp_path, tmp_path)['b'] != 'skipped'
+
+
+def test_failed_or_silent_step(tmp_path):
+    with pytest.raises(StepFailed, match=re.escape(
+            "step 'boom' failed: `python -c 'raise SystemExit(3)'` exited "
+            'with status 3')):
+        run_steps([python_step('boom', 'raise SystemExit(3)',
+                               [tmp_path / 'never'])],
+                  tmp_path, tmp_path)
+    with pytest.raises(DemoError, match="step 'quiet' succeeded but did not "
+                       'write nothing.txt'):
+        run_steps([python_step('quiet', 'pass', [tmp_path / 'nothing.txt'])],
+                  tmp_path, tmp_path)
+
+
+def test_interrupted_training_resumes(tmp_path):
+    work_dir = tmp_path / 'train'
+    work_dir.mkdir()
+    (work_dir / 'last_checkpoint').write_text('epoch_1.pth')
+    out, argv = tmp_path / 'final.pth', tmp_path / 'argv.json'
+    tool = tmp_path / 'train.py'  # a tool that shows its arguments
+    tool.write_text(f'import json, sys\njson.dump(sys.argv[1:], '
+                    f'open({str(argv)!r}, "w"))\n{touch(out)}\n')
+    step = Step('train', [str(tool), 'config.py', '--cfg-options', 'a=1'],
+                [out], resumable_work_dir=work_dir)
+    run_steps([step], tmp_path, tmp_path)
+    # Right after the config: --cfg-options takes every value after it.
+    assert json.loads(argv.read_text()) == [
+        'config.py', '--resume', '--cfg-options', 'a=1']
+    # What it started from changed: a fresh run.
+    out.unlink()
+    run_steps([python_step('data', touch(tmp_path / 'd'), [tmp_path / 'd']),
+               step], tmp_path, tmp_path)
+    assert '--resume' not in json.loads(argv.read_text())
+
+
+# --------------------------------------------------------- the pipeline
+def test_demo_commands(tmp_path):
+    """The command lines the README documents, in order."""
+    work_dir = tmp_path / 'demo'
+    demo = Demo(REPO, work_dir, quick=True)
+    commands = [step.shell() for step in demo.steps]
+    assert commands == [line.replace('WORK', str(work_dir))
+                        for line in QUICK_COMMANDS]
+    full = [step.shell() for step in Demo(REPO, work_dir).steps]
+    assert full == [line.replace('WORK', str(work_dir))
+                    for line in FULL_COMMANDS]
+    assert Demo(REPO).work_dir == REPO / 'work_dirs/demo'
+    assert Demo(REPO, quick=True).work_dir == REPO / 'work_dirs/demo_quick'
+
+
+INFER_COMMANDS = [
+    'python tools/infer.py WORK/deploy/deploy.py WORK/deploy/deploy.onnx '
+    'data/demo_cityscapes/leftImg8bit/val --out WORK/infer_val --json '
+    'WORK/infer_val.json',
+    'python tools/infer.py WORK/deploy/deploy.py WORK/deploy/deploy.onnx '
+    'data/demo_street.mp4 --out WORK/infer_video --json '
+    'WORK/infer_video.json',
+]
+QUICK_COMMANDS = [
+    'python tools/dataset_converters/make_demo_data.py imagenet '
+    'data/demo_imagenet',
+    'python tools/dataset_converters/make_demo_data.py cityscapes '
+    'data/demo_cityscapes',
+    'python tools/dataset_converters/cityscapes.py data/demo_cityscapes',
+    'python tools/dataset_converters/make_demo_data.py video '
+    'data/demo_street.mp4',
+    'python tools/train.py configs/demo/repvgg_a0_demo_cls.py --work-dir '
+    'WORK/repvgg_a0_demo_cls --cfg-options train_cfg.max_epochs=1 '
+    'train_dataloader.dataset.indices=128 '
+    'val_dataloader.dataset.indices=100 default_hooks.logger.interval=2',
+    'python tools/train.py configs/demo/pspnet_repvgg_a0_demo.py '
+    '--work-dir WORK/pspnet_repvgg_a0_demo --cfg-options '
+    'train_cfg.max_iters=4 train_cfg.val_interval=4 '
+    'default_hooks.logger.interval=2 '
+    'model.backbone.init_cfg.checkpoint=WORK/repvgg_a0_demo_cls/epoch_1.pth'
+    ' val_dataloader.dataset.indices=4',
+    'python tools/deploy.py configs/demo/pspnet_repvgg_a0_demo.py '
+    'WORK/pspnet_repvgg_a0_demo/iter_4.pth WORK/deploy --shape 128 256 '
+    '--onnx',
+    'python tools/test.py WORK/deploy/deploy.py WORK/deploy/deploy.pth '
+    '--report WORK/test_fused.json --out WORK/predictions --show-dir '
+    'WORK/show --work-dir WORK/logs/test_fused --cfg-options '
+    'test_dataloader.dataset.indices=4',
+    'python tools/test.py configs/demo/pspnet_repvgg_a0_demo.py '
+    'WORK/pspnet_repvgg_a0_demo/iter_4.pth --no-reparam --report '
+    'WORK/test_multibranch.json --work-dir WORK/logs/test_multibranch '
+    '--cfg-options test_dataloader.dataset.indices=4',
+    'python tools/analysis_tools/benchmark.py '
+    'configs/demo/pspnet_repvgg_a0_demo.py '
+    'WORK/pspnet_repvgg_a0_demo/iter_4.pth --modes unfused fused '
+    '--baselines configs/demo/pspnet_r18_demo.py --shape 128 256 '
+    '--batch-size 1 --reference pspnet_repvgg_a0_demo:unfused --repeat 2 '
+    '--warmup 1 --json WORK/benchmark.json',
+] + INFER_COMMANDS
+FULL_COMMANDS = QUICK_COMMANDS[:4] + [
+    'python tools/train.py configs/demo/repvgg_a0_demo_cls.py',
+    'python tools/train.py configs/demo/pspnet_repvgg_a0_demo.py',
+    'python tools/deploy.py configs/demo/pspnet_repvgg_a0_demo.py '
+    'work_dirs/pspnet_repvgg_a0_demo/iter_300.pth WORK/deploy --shape 128 '
+    '256 --onnx',
+    'python tools/test.py WORK/deploy/deploy.py WORK/deploy/deploy.pth '
+    '--report WORK/test_fused.json --out WORK/predictions --show-dir '
+    'WORK/show --work-dir WORK/logs/test_fused',
+    'python tools/test.py configs/demo/pspnet_repvgg_a0_demo.py '
+    'work_dirs/pspnet_repvgg_a0_demo/iter_300.pth --no-reparam --report '
+    'WORK/test_multibranch.json --work-dir WORK/logs/test_multibranch',
+    'python tools/analysis_tools/benchmark.py '
+    'configs/demo/pspnet_repvgg_a0_demo.py '
+    'work_dirs/pspnet_repvgg_a0_demo/iter_300.pth --modes unfused fused '
+    '--baselines configs/demo/pspnet_r18_demo.py --shape 128 256 '
+    '--batch-size 1 --reference pspnet_repvgg_a0_demo:unfused --json '
+    'WORK/benchmark.json',
+] + INFER_COMMANDS
+
+
+def test_inference_steps_and_their_outputs(tmp_path):
+    """The deploy step also exports ONNX (the infer steps use it); the infer
+    steps are finished by their JSON (and the overlay video), which the
+    report reads."""
+    work_dir = tmp_path / 'demo'
+    demo = Demo(REPO, work_dir, quick=True)
+    steps = {step.name: step for step in demo.steps}
+    assert steps['fuse the trained model (deploy)'].outputs == [
+        work_dir / 'deploy/deploy.json', work_dir / 'deploy/deploy.onnx']
+    overlay = work_dir / 'infer_video/demo_street_overlay.mp4'
+    assert steps['segment the street video (infer)'].outputs == [
+        work_dir / 'infer_video.json', overlay]
+    assert steps['segment the val images (infer)'].outputs == [
+        work_dir / 'infer_val.json']
+    assert steps['make the demo street video'].outputs == [
+        REPO / 'data/demo_street.mp4']
+    assert not steps['make the demo street video'].invalidates_later
+    inputs = demo.report_inputs({})
+    assert inputs.image_inference == work_dir / 'infer_val.json'
+    assert inputs.video_inference == work_dir / 'infer_video.json'
+    assert inputs.overlay_video == overlay
+
+
+def test_work_dir_rules(tmp_path):
+    stranger = tmp_path / 'not_a_demo'
+    stranger.mkdir()
+    (stranger / 'keep.txt').write_text('mine')
+    with pytest.raises(DemoError, match='clears only work dirs'):
+        Demo(REPO, stranger, quick=True).prepare_work_dir(restart=True)
+    assert (stranger / 'keep.txt').read_text() == 'mine'
+
+    full = tmp_path / 'full'
+    full.mkdir()
+    (full / MARKER).write_text(json.dumps(dict(quick=False)))
+    with pytest.raises(DemoError, match='holds a full demo run'):
+        Demo(REPO, full, quick=True).prepare_work_dir(restart=False)
+
+    for bad in (REPO.parent, REPO / 'data' / 'x'):
+        with pytest.raises(DemoError, match='cannot be a work dir'):
+            Demo(REPO, bad, quick=True).prepare_work_dir(restart=False)
+
+    fresh = tmp_path / 'fresh'
+    demo = Demo(REPO, fresh, quick=True)
+    demo.prepare_work_dir(restart=False)
+    assert json.loads((fresh / MARKER).read_text()) == dict(quick=True)
+    (demo.schedule.cls_work_dir / 'old.pth').parent.mkdir(parents=True)
+    (demo.schedule.cls_work_dir / 'old.pth').touch()
+    demo.prepare_work_dir(restart=True)
+    assert sorted(p.name for p in fresh.iterdir()) == [MARKER]
+
+
+# ---------------------------------------------------------- dependencies
+ALLOWED_IN_DEMO = ('repseg.datasets', 'repseg.results', 'repseg.equivalence',
+                   'repseg.fileio')
+
+
+def test_dependencies_point_one_way():
+    """repseg.demo sits on top: it imports only the parts of repseg it
+    needs, and nothing else in repseg imports it."""
+    package = REPO / 'repseg'
+    imports = re.compile(r'^\s*(?:from|import)\s+([\w.]+)', re.M)
+    for path in package.rglob('*.py'):
+        names = imports.findall(path.read_text())
+        if path.is_relative_to(package / 'demo'):
+            outside = [name for name in names if name.startswith('repseg')
+                       and not name.startswith(ALLOWED_IN_DEMO)]
+            assert not outside, (path, outside)
+        else:
+            assert not [name for name in names if 'demo' in name], path
