@@ -35,7 +35,7 @@ def trained(tmp_path_factory):
     deployed = tmp / 'deployed'
     if _has_onnxruntime():
         deploy(config, tmp / 'trained.pth', deployed, shape=(64, 128),
-               onnx=True)
+               engines=['onnxruntime'])
     return dict(config=config, checkpoint=tmp / 'trained.pth',
                 deployed=deployed)
 

@@ -37,7 +37,7 @@ def export_ncnn(module: nn.Module, inputs: Tensor, param_path: str,
     shape to ``param_path`` and the ``.bin`` beside it (input blob ``in0``,
     outputs ``out0``, ``out1`` ...); fp32 weights unless ``fp16``."""
     executable = pnnx_executable()
-    param_path = str(param_path)
+    param_path = osp.abspath(param_path)  # pnnx runs in its own folder
     bin_path = param_path[:-len('.param')] + '.bin'
     with tempfile.TemporaryDirectory(prefix='pnnx_') as work:
         traced = torch.jit.trace(module.eval(), inputs.cpu(),
