@@ -34,3 +34,41 @@ def load_tool(name):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def save_as_trained(config, path, seed=0):
+    """Save the config's model, with randomized BN statistics, as if it had
+    been trained (a checkpoint with a state dict); the model, eval mode."""
+    from repseg.apis import build_model, load_model_config
+    torch.manual_seed(seed)
+    model = randomize_bn(build_model(load_model_config(config)), seed)
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
+    return model.eval()
+
+
+def check_segmentor_trains_and_predicts(model, optim_cfg, weight):
+    """One optimizer step on two random 64x96 samples gives a finite loss
+    and changes ``weight()`` (a parameter of the model); then a prediction
+    comes out at the input's size. The config must pad to (64, 96)."""
+    from mmengine.optim import build_optim_wrapper
+    from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+    optim_wrapper = build_optim_wrapper(model, optim_cfg)
+    model.train()
+    samples = []
+    for _ in range(2):
+        sample = SegDataSample(metainfo=dict(img_shape=(64, 96),
+                                             ori_shape=(64, 96)))
+        sample.gt_sem_seg = PixelData(data=torch.randint(0, 19, (1, 64, 96)))
+        samples.append(sample)
+    data = dict(inputs=[torch.randint(0, 255, (3, 64, 96), dtype=torch.uint8)
+                        for _ in range(2)], data_samples=samples)
+    before = weight().detach().clone()
+    losses = model.train_step(data, optim_wrapper)
+    assert torch.isfinite(losses['loss'])
+    assert not torch.equal(before, weight())
+    model.eval()
+    with torch.no_grad():
+        outputs = model.test_step(dict(inputs=data['inputs'],
+                                       data_samples=samples))
+    assert outputs[0].pred_sem_seg.data.shape == (1, 64, 96)

@@ -4,12 +4,12 @@ import json
 import pytest
 import torch
 from conftest import write_tiny_seg_config
-from helpers import load_tool, max_rel_diff, randomize_bn
+from helpers import load_tool, max_rel_diff, randomize_bn, save_as_trained
 from mmengine.config import Config
 from torch import nn
 
 import repseg  # noqa: F401
-from repseg.apis import build_model, init_model, load_model_config
+from repseg.apis import init_model
 from repseg.models import to_inference_form
 from repseg.models.fusion import fold_conv_bn_pairs
 
@@ -18,10 +18,7 @@ deploy_tool = load_tool('deploy')
 
 def trained_checkpoint(config, path, seed=0):
     """Save the config's model, with randomized BN statistics, as if trained."""
-    torch.manual_seed(seed)
-    model = randomize_bn(build_model(load_model_config(config)), seed)
-    torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
-    return model.eval()
+    return save_as_trained(config, path, seed)
 
 
 @pytest.mark.parametrize('norm', ['BN', 'SyncBN'])
@@ -178,7 +175,7 @@ def test_engine_exports_that_do_not_fit_are_refused(tmp_path, capsys,
                                                    monkeypatch):
     config = write_tiny_seg_config(tmp_path / 'tiny.py', tmp_path)
     trained_checkpoint(config, tmp_path / 'trained.pth')
-    with pytest.raises(SystemExit) as exit_info:
+    with pytest.raises(SystemExit):
         deploy_tool.main([str(config), str(tmp_path / 'trained.pth'),
                           str(tmp_path / 'a'), '--fp16'])
     assert '--fp16 is for the engines of --backend' in capsys.readouterr().err

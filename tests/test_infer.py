@@ -7,12 +7,11 @@ import numpy as np
 import pytest
 import torch
 from conftest import TINY_ARCH, write_tiny_seg_config
-from helpers import load_tool, randomize_bn
+from helpers import load_tool, save_as_trained
 
 import repseg  # noqa: F401
-from repseg.apis import (ImageReadError, InputError, build_model, deploy,
-                         find_inputs, inference_model, init_model,
-                         load_model_config, read_image)
+from repseg.apis import (ImageReadError, InputError, deploy, find_inputs,
+                         inference_model, init_model, read_image)
 from repseg.apis.inference import to_bgr_uint8
 from repseg.datasets.cityscapes import train_id_to_label_id
 from repseg.results import InferenceReport
@@ -28,10 +27,7 @@ def trained(tmp_path_factory):
     config's test pipeline gives 2:1 images)."""
     tmp = tmp_path_factory.mktemp('infer')
     config = write_tiny_seg_config(tmp / 'tiny.py', tmp)
-    torch.manual_seed(0)
-    model = randomize_bn(build_model(load_model_config(config)))
-    torch.save(dict(state_dict=model.state_dict(), meta={}),
-               tmp / 'trained.pth')
+    save_as_trained(config, tmp / 'trained.pth')
     deployed = tmp / 'deployed'
     if _has_onnxruntime():
         deploy(config, tmp / 'trained.pth', deployed, shape=(64, 128),

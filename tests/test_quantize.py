@@ -3,13 +3,11 @@ trip on a tiny config, its evaluation, and the error cases."""
 import sys
 
 import pytest
-import torch
 from conftest import write_tiny_seg_config
-from helpers import load_tool, randomize_bn
+from helpers import load_tool, save_as_trained
 
 import repseg  # noqa: F401
-from repseg.apis import (build_model, inference_model, init_model,
-                         load_model_config)
+from repseg.apis import inference_model, init_model
 from repseg.results import EvaluationReport, QuantizeReport
 
 pytest.importorskip('onnxruntime')
@@ -24,10 +22,7 @@ def quantized(demo_cityscapes, tmp_path_factory):
     calibrated on the demo's 4 training images."""
     tmp = tmp_path_factory.mktemp('quantize')
     config = write_tiny_seg_config(tmp / 'tiny.py', demo_cityscapes)
-    torch.manual_seed(0)
-    model = randomize_bn(build_model(load_model_config(config)))
-    torch.save(dict(state_dict=model.state_dict(), meta={}),
-               tmp / 'trained.pth')
+    save_as_trained(config, tmp / 'trained.pth')
     out = tmp / 'int8'
     quantize_tool.main([str(config), str(tmp / 'trained.pth'), str(out),
                         '--calib-images', '4'])

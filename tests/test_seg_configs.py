@@ -3,10 +3,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import check_segmentor_trains_and_predicts
 from mmengine.config import Config
-from mmengine.optim import build_optim_wrapper
-from mmengine.structures import PixelData
-from mmseg.structures import SegDataSample
 
 import repseg  # noqa: F401
 from repseg.apis import build_model
@@ -121,26 +119,9 @@ def test_config_builds_and_trains_one_step(path):
     assert model.backbone.out_channels[3] == cfg.model.decode_head.in_channels
     assert model.backbone.out_channels[2] == \
         cfg.model.auxiliary_head.in_channels
-    optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
-    model.train()
-    samples = []
-    for _ in range(2):
-        sample = SegDataSample(metainfo=dict(img_shape=(64, 96),
-                                             ori_shape=(64, 96)))
-        sample.gt_sem_seg = PixelData(
-            data=torch.randint(0, 19, (1, 64, 96)))
-        samples.append(sample)
-    data = dict(inputs=[torch.randint(0, 255, (3, 64, 96), dtype=torch.uint8)
-                        for _ in range(2)], data_samples=samples)
-    before = model.backbone.stem.branch_3x3.conv.weight.detach().clone()
-    losses = model.train_step(data, optim_wrapper)
-    assert torch.isfinite(losses['loss'])
-    assert not torch.equal(before, model.backbone.stem.branch_3x3.conv.weight)
-    model.eval()
-    with torch.no_grad():
-        outputs = model.test_step(dict(inputs=data['inputs'],
-                                       data_samples=samples))
-    assert outputs[0].pred_sem_seg.data.shape == (1, 64, 96)
+    check_segmentor_trains_and_predicts(
+        model, cfg.optim_wrapper,
+        lambda: model.backbone.stem.branch_3x3.conv.weight)
 
 
 def test_resnet_demo_baseline_is_sized_like_the_repvgg_demo():

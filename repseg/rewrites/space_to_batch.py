@@ -18,7 +18,7 @@ from typing import List, Sequence
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..models.backbones.repvgg import RepVGGBlock
+from ..models.backbones.repvgg import ReparamBlock
 
 # Activations that act on each value alone, which commute with the
 # rearrangement of pixels.
@@ -57,7 +57,6 @@ def block_dilation(block: nn.Module) -> int:
     ``QARepVGGBlock``: the same fused form) that is one d-dilated, stride-1,
     size-preserving 3x3 conv followed by an element-wise activation (no SE);
     0 for any other module."""
-    from ..models.backbones.repvgg import ReparamBlock
     if not (isinstance(block, ReparamBlock) and block.deploy
             and block.se_layer is None
             and isinstance(block.act, ELEMENTWISE)):
@@ -76,7 +75,7 @@ class SpaceToBatchChain(nn.Module):
     as undilated 3x3 convs on the input's d x d phases.
 
     Args:
-        blocks (Sequence[RepVGGBlock]): The run, in order (``block_dilation``
+        blocks (Sequence[ReparamBlock]): The run, in order (``block_dilation``
             of each equal to ``dilation``); their convs' weights are shared,
             not copied.
         dilation (int): d > 1.
