@@ -125,18 +125,29 @@ def test_onnx_model_behaves_like_the_pytorch_model(trained):
         inference_model(engine, image(height=75))
 
 
-def test_classifier_gives_its_top_classes(tmp_path):
+def test_classifier_gives_its_top_classes_in_pytorch_and_onnx(tmp_path):
     config = tmp_path / 'cls.py'
     config.write_text(
         "_base_ = '" + str(repseg_root() / 'configs/demo/repvgg_a0_demo_cls.py')
         + "'\nmodel = dict(backbone=dict(arch=dict(_delete_=True, "
         f"**{TINY_ARCH!r})))\n")
-    model = init_model(config)
+    save_as_trained(config, tmp_path / 'trained.pth')
+    model = init_model(config, tmp_path / 'trained.pth')
     sample = inference_model(model, image(64, 64))
     assert sample.pred_score.shape == (10, )
     assert sample.pred_topk_labels.tolist()[0] == int(sample.pred_label)
     assert len(sample.pred_topk_scores) == 5
     assert torch.all(sample.pred_topk_scores[:-1] >= sample.pred_topk_scores[1:])
+    if not _has_onnxruntime():
+        return
+    # The demo's test pipeline crops 32x32: the ONNX model's size.
+    deploy(config, tmp_path / 'trained.pth', tmp_path / 'deployed',
+           shape=(32, 32), engines=['onnxruntime'])
+    engine = init_model(tmp_path / 'deployed' / 'deploy.py',
+                        tmp_path / 'deployed' / 'deploy.onnx')
+    got = inference_model(engine, image(64, 64))
+    assert torch.equal(got.pred_topk_labels, sample.pred_topk_labels)
+    assert torch.allclose(got.pred_score, sample.pred_score, atol=1e-5)
 
 
 def repseg_root():
