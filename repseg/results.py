@@ -273,8 +273,9 @@ class QuantizeReport(JsonRecord):
             (``tools/deploy.py``'s check).
         int8_max_rel_diff: The INT8 file against the fp32 one on the
             calibration images, over the largest fp32 logit.
-        int8_agreement: The share of pixels (images, for a classifier) on
-            which both pick the same class, on the calibration images.
+        int8_agreement: The share of the engine's output positions (the
+            decode head's logits before resizing; images, for a classifier)
+            where both pick the same class, on the calibration images.
     """
     backend: str
     fp32_file: str

@@ -13,7 +13,8 @@ from test_results import benchmark_dict, deploy_dict, evaluation_dict
 from repseg.datasets.cityscapes import (IGNORE_INDEX, label_id_to_train_id,
                                         train_id_colours_bgr)
 from repseg.demo.pipeline import MARKER, Demo
-from repseg.demo.report import ReportInputs, build_report, summary
+from repseg.demo.report import (QuantizationFiles, ReportInputs,
+                                build_report, summary)
 from repseg.demo.report.logs import read_scalars, training_curves
 from repseg.demo.steps import (STEP_SECONDS, DemoError, Step, StepFailed,
                                read_step_seconds, run_steps)
@@ -69,6 +70,8 @@ def make_work_dir(root):
         (root / name).write_text(json.dumps(inference_dict(
             kind=kind, done=done, median_latency_ms=latency, fps=fps)))
     write_video(root / 'infer_video' / 'street_overlay.mp4', VIDEO_FRAMES)
+    quantization = {label: write_quantization(root / key, **figures)
+                    for label, key, figures in QUANTIZATION}
     return ReportInputs(
         work_dir=root, cls_work_dir=root / 'cls', seg_work_dir=root / 'seg',
         deploy_json=root / 'deploy.json',
@@ -80,10 +83,52 @@ def make_work_dir(root):
         step_seconds={'train': 12.0, 'make data': None}, quick=True,
         image_inference=root / 'infer_val.json',
         video_inference=root / 'infer_video.json',
-        overlay_video=root / 'infer_video' / 'street_overlay.mp4')
+        overlay_video=root / 'infer_video' / 'street_overlay.mp4',
+        quantization=quantization)
 
 
 VIDEO_FRAMES = 7
+# The FP32 / INT8 rows: (label, folder, figures of the tools' files).
+QUANTIZATION = (
+    ('RepVGG-A0', 'q_repvgg',
+     dict(fp32_miou=17.28, int8_miou=16.9, rel_diff=0.031, agreement=0.9765,
+          fp32_ms=40.0, int8_ms=25.0)),
+    ('QARepVGG-A0', 'q_qarepvgg',
+     dict(fp32_miou=18.5, int8_miou=18.25, rel_diff=0.0042,
+          agreement=0.9951, fp32_ms=42.0, int8_ms=28.0)),
+)
+
+
+def quantize_dict(**changes):
+    """A tools/quantize.py quantize.json (QuantizeReport)."""
+    return dict(dict(backend='onnxruntime', fp32_file='deploy.onnx',
+                     int8_file='deploy.int8.onnx',
+                     input_shape=[1, 3, 128, 256], calibration_images=16,
+                     calibration_source='the training set',
+                     settings=dict(format='QDQ'), fp32_max_rel_diff=1e-7,
+                     int8_max_rel_diff=0.02, int8_agreement=0.99),
+                **changes)
+
+
+def write_quantization(folder, fp32_miou, int8_miou, rel_diff, agreement,
+                       fp32_ms, int8_ms) -> QuantizationFiles:
+    """One model's quantize.json, FP32 and INT8 evaluations and latency
+    runs, with these figures."""
+    files = QuantizationFiles(*(folder / name for name in (
+        'quantize.json', 'test_fp32.json', 'test_int8.json',
+        'infer_fp32.json', 'infer_int8.json')))
+    folder.mkdir(parents=True)
+    contents = (
+        quantize_dict(int8_max_rel_diff=rel_diff, int8_agreement=agreement),
+        evaluation_dict(fp32_miou, backend='onnxruntime',
+                        checkpoint='/abs/deploy.onnx'),
+        evaluation_dict(int8_miou, backend='onnxruntime',
+                        checkpoint='/abs/deploy.int8.onnx'),
+        inference_dict(median_latency_ms=fp32_ms),
+        inference_dict(median_latency_ms=int8_ms))
+    for path, data in zip(files, contents):
+        path.write_text(json.dumps(data))
+    return files
 
 
 def inference_dict(**changes):
@@ -162,6 +207,71 @@ def test_report_shows_inference_and_the_video_strip(tmp_path):
         x = column * (64 + 6)
         assert abs(image[28:, x:x + 64].mean() - 30 * index) < 8
     assert 'Frames 0, 2, 4, 6 of the overlay video' in markdown
+
+
+def test_report_shows_the_fp32_int8_table(tmp_path):
+    report = build_report(make_work_dir(tmp_path))
+    first, second = report['quantization']
+    assert first == dict(
+        model='RepVGG-A0', fp32_miou=17.28, int8_miou=16.9, miou_drop=0.38,
+        evaluated_backends=['onnxruntime', 'onnxruntime'],
+        int8_max_rel_diff=0.031, int8_agreement=0.9765,
+        calibration_images=16, input_shape=[1, 3, 128, 256],
+        fp32_latency_ms=40.0, int8_latency_ms=25.0, int8_speedup=1.6,
+        timed_images=[16, 16], backend='onnxruntime', device='cpu',
+        threads=2)
+    assert second['model'] == 'QARepVGG-A0'
+    assert second['miou_drop'] == 0.25 and second['int8_speedup'] == 1.5
+    markdown = (tmp_path / 'report.md').read_text()
+    assert '## FP32 / INT8 (tools/quantize.py)' in markdown
+    assert 'calibrated on 16 training images' in markdown
+    assert ('FP32 and INT8 are consecutive runs on the same machine, not '
+            'interleaved') in markdown
+    assert ('| RepVGG-A0 | 17.28 | 16.90 | 0.38 | 3.1e-02 | 97.7% | 40.0 | '
+            '25.0 | x1.60 |') in markdown
+    assert ('| QARepVGG-A0 | 18.50 | 18.25 | 0.25 | 4.2e-03 | 99.5% | 42.0 | '
+            '28.0 | x1.50 |') in markdown
+    # After the inference section, before the per-class table.
+    assert (markdown.index('## Inference') < markdown.index('## FP32 / INT8')
+            < markdown.index('## Per-class IoU'))
+    assert ('QARepVGG-A0 FP32 / INT8: mIoU 18.50 / 18.25, 42.0 / 28.0 ms '
+            'median') in summary(report)
+
+
+def test_fp32_int8_row_without_an_miou_or_a_latency(tmp_path):
+    """A model that predicts no class of the val set has no mIoU, a run
+    with every input failed no latency: the row shows '-' there."""
+    inputs = make_work_dir(tmp_path)
+    files = inputs.quantization['RepVGG-A0']
+    files.int8_report.write_text(json.dumps(evaluation_dict(None)))
+    files.int8_inference.write_text(json.dumps(inference_dict(
+        median_latency_ms=None, fps=None, done=0)))
+    row = build_report(inputs)['quantization'][0]
+    assert row['miou_drop'] is None and row['int8_speedup'] is None
+    assert ('| RepVGG-A0 | 17.28 | - | - | 3.1e-02 | 97.7% | 40.0 | - | - |'
+            ) in (tmp_path / 'report.md').read_text()
+
+
+def test_report_names_a_bad_quantize_file(tmp_path):
+    inputs = make_work_dir(tmp_path)
+    data = quantize_dict()
+    del data['int8_agreement']
+    inputs.quantization['QARepVGG-A0'].quantize_json.write_text(
+        json.dumps(data))
+    with pytest.raises(ReportFormatError,
+                       match=r"quantize\.json.*'int8_agreement'"):
+        build_report(inputs)
+
+
+def test_report_without_quantization_inputs(tmp_path):
+    """Reports made before the quantization steps keep every other
+    section."""
+    inputs = make_work_dir(tmp_path)
+    inputs.quantization = {}
+    report = build_report(inputs)
+    assert 'quantization' not in report
+    markdown = (tmp_path / 'report.md').read_text()
+    assert 'FP32 / INT8' not in markdown and '## Inference' in markdown
 
 
 def test_report_shows_the_engine_checks(tmp_path):
@@ -327,6 +437,30 @@ INFER_COMMANDS = [
     'data/demo_street.mp4 --out WORK/infer_video --json '
     'WORK/infer_video.json',
 ]
+
+
+def quantize_commands(checkpoints, calib_images, test_options=''):
+    """Per model: quantize, evaluate the FP32 and the INT8 file, time each
+    on the val images."""
+    commands = []
+    for key, config, checkpoint in (
+            ('repvgg_a0', 'pspnet_repvgg_a0_demo', checkpoints[0]),
+            ('qarepvgg_a0', 'pspnet_qarepvgg_a0_demo', checkpoints[1])):
+        q = f'WORK/quantize/{key}'
+        files = dict(fp32=f'{q}/deploy.onnx', int8=f'{q}/deploy.int8.onnx')
+        commands.append(f'python tools/quantize.py configs/demo/{config}.py '
+                        f'{checkpoint} {q} --calib-images {calib_images}')
+        commands += [f'python tools/test.py {q}/deploy.py {files[kind]} '
+                     f'--report WORK/quantize/{key}_test_{kind}.json '
+                     f'--work-dir WORK/logs/test_{key}_{kind}{test_options}'
+                     for kind in ('fp32', 'int8')]
+        commands += [f'python tools/infer.py {q}/deploy.py {files[kind]} '
+                     'data/demo_cityscapes/leftImg8bit/val --json '
+                     f'WORK/quantize/{key}_infer_{kind}.json'
+                     for kind in ('fp32', 'int8')]
+    return commands
+
+
 QUICK_COMMANDS = [
     'python tools/dataset_converters/make_demo_data.py imagenet '
     'data/demo_imagenet',
@@ -362,7 +496,21 @@ QUICK_COMMANDS = [
     '--baselines configs/demo/pspnet_r18_demo.py --shape 128 256 '
     '--batch-size 1 --reference pspnet_repvgg_a0_demo:unfused --repeat 2 '
     '--warmup 1 --json WORK/benchmark.json',
-] + INFER_COMMANDS
+] + INFER_COMMANDS + [
+    'python tools/train.py configs/demo/qarepvgg_a0_demo_cls.py --work-dir '
+    'WORK/qarepvgg_a0_demo_cls --cfg-options train_cfg.max_epochs=1 '
+    'train_dataloader.dataset.indices=128 '
+    'val_dataloader.dataset.indices=100 default_hooks.logger.interval=2',
+    'python tools/train.py configs/demo/pspnet_qarepvgg_a0_demo.py '
+    '--work-dir WORK/pspnet_qarepvgg_a0_demo --cfg-options '
+    'train_cfg.max_iters=4 train_cfg.val_interval=4 '
+    'default_hooks.logger.interval=2 '
+    'model.backbone.init_cfg.checkpoint='
+    'WORK/qarepvgg_a0_demo_cls/epoch_1.pth'
+    ' val_dataloader.dataset.indices=4',
+] + quantize_commands(['WORK/pspnet_repvgg_a0_demo/iter_4.pth',
+                       'WORK/pspnet_qarepvgg_a0_demo/iter_4.pth'], 2,
+                      ' --cfg-options test_dataloader.dataset.indices=4')
 FULL_COMMANDS = QUICK_COMMANDS[:4] + [
     'python tools/train.py configs/demo/repvgg_a0_demo_cls.py',
     'python tools/train.py configs/demo/pspnet_repvgg_a0_demo.py',
@@ -381,7 +529,12 @@ FULL_COMMANDS = QUICK_COMMANDS[:4] + [
     '--baselines configs/demo/pspnet_r18_demo.py --shape 128 256 '
     '--batch-size 1 --reference pspnet_repvgg_a0_demo:unfused --json '
     'WORK/benchmark.json',
-] + INFER_COMMANDS
+] + INFER_COMMANDS + [
+    # The QARepVGG-A0 pair: the configs' own work dirs and schedules.
+    'python tools/train.py configs/demo/qarepvgg_a0_demo_cls.py',
+    'python tools/train.py configs/demo/pspnet_qarepvgg_a0_demo.py',
+] + quantize_commands(['work_dirs/pspnet_repvgg_a0_demo/iter_300.pth',
+                       'work_dirs/pspnet_qarepvgg_a0_demo/iter_300.pth'], 16)
 
 
 def test_inference_steps_and_their_outputs(tmp_path):
@@ -401,7 +554,22 @@ def test_inference_steps_and_their_outputs(tmp_path):
     assert steps['make the demo street video'].outputs == [
         REPO / 'data/demo_street.mp4']
     assert not steps['make the demo street video'].invalidates_later
+    assert steps['quantize PSPNet-QARepVGG-A0 (INT8)'].outputs == [
+        work_dir / 'quantize/qarepvgg_a0/quantize.json',
+        work_dir / 'quantize/qarepvgg_a0/deploy.int8.onnx']
+    assert steps['evaluate PSPNet-RepVGG-A0 INT8 (ONNX)'].outputs == [
+        work_dir / 'quantize/repvgg_a0_test_int8.json']
+    assert steps['time PSPNet-QARepVGG-A0 FP32 on the val images '
+                 '(infer)'].outputs == [
+        work_dir / 'quantize/qarepvgg_a0_infer_fp32.json']
     inputs = demo.report_inputs({})
+    assert inputs.quantization == {
+        label: QuantizationFiles(
+            work_dir / f'quantize/{key}/quantize.json',
+            *(work_dir / f'quantize/{key}_{name}.json' for name in (
+                'test_fp32', 'test_int8', 'infer_fp32', 'infer_int8')))
+        for label, key in (('RepVGG-A0', 'repvgg_a0'),
+                           ('QARepVGG-A0', 'qarepvgg_a0'))}
     assert inputs.image_inference == work_dir / 'infer_val.json'
     assert inputs.video_inference == work_dir / 'infer_video.json'
     assert inputs.overlay_video == overlay
@@ -429,8 +597,10 @@ def test_work_dir_rules(tmp_path):
     demo = Demo(REPO, fresh, quick=True)
     demo.prepare_work_dir(restart=False)
     assert json.loads((fresh / MARKER).read_text()) == dict(quick=True)
-    (demo.schedule.cls_work_dir / 'old.pth').parent.mkdir(parents=True)
-    (demo.schedule.cls_work_dir / 'old.pth').touch()
+    for train_dir in (demo.schedule.cls_work_dir,
+                      demo.schedule.qa_seg_work_dir):
+        (train_dir / 'old.pth').parent.mkdir(parents=True)
+        (train_dir / 'old.pth').touch()
     demo.prepare_work_dir(restart=True)
     assert sorted(p.name for p in fresh.iterdir()) == [MARKER]
 

@@ -197,3 +197,45 @@ def test_engine_exports_that_do_not_fit_are_refused(tmp_path, capsys,
                           str(tmp_path / 'c'), '--backend', 'ncnn',
                           '--shape', '32', '64'])
     assert {p.name for p in tmp_path.iterdir()} == {'tiny.py', 'trained.pth'}
+
+
+class _SharedNorm(nn.Module):
+    """One BN after two convs."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.Conv2d(3, 4, 3), nn.Conv2d(3, 4, 3)
+        self.bn = nn.BatchNorm2d(4)
+
+    def forward(self, x):
+        return self.bn(self.a(x)) + self.bn(self.b(x))
+
+
+class _ConvFeedsTwo(nn.Module):
+    """A conv whose output feeds its BN and the residual sum."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv, self.bn = nn.Conv2d(3, 3, 3, padding=1), nn.BatchNorm2d(3)
+
+    def forward(self, x):
+        y = self.conv(x)
+        return self.bn(y) + y
+
+
+@torch.no_grad()
+def test_inference_form_folds_only_pairs_it_can_fold_exactly():
+    from repseg.equivalence import OutputMismatch
+    x = torch.randn(1, 3, 16, 16)
+    # An in-place op between conv and BN: not a pair (version counter).
+    in_place = randomize_bn(nn.Sequential(
+        nn.Conv2d(3, 4, 3), nn.ReLU(inplace=True), nn.BatchNorm2d(4))).eval()
+    shared = randomize_bn(_SharedNorm()).eval()
+    for model in (in_place, shared):
+        expected = model(x)
+        fused, form = to_inference_form(model)
+        assert form.folded == {}
+        assert max_rel_diff(fused(x), expected) <= 1e-6
+    # A fold that changes the function is refused, not returned.
+    with pytest.raises(OutputMismatch, match='also feeds something besides'):
+        to_inference_form(randomize_bn(_ConvFeedsTwo()).eval())

@@ -1,9 +1,9 @@
 """tools/run_demo.py --quick end to end, run as a user runs it (a
 subprocess), then run again to check that it reuses the finished steps.
 
-The slowest test module: it trains, deploys, evaluates and benchmarks on
-cut schedules, and its first run also makes the demo datasets in data/ when
-they are missing. The report's parts and the step scheduler have fast tests
+The slowest test module: it trains (RepVGG-A0 and QARepVGG-A0), deploys,
+evaluates, benchmarks and quantizes on cut schedules, and its first run
+also makes the demo datasets in data/ when they are missing. The report's parts and the step scheduler have fast tests
 of their own (test_demo_report.py, test_results.py).
 """
 import json
@@ -20,8 +20,10 @@ from repseg.equivalence import TOLERANCE
 
 REPO = Path(__file__).resolve().parents[1]
 # 4 data steps (with the street video), 2 trainings, deploy, 2 tests,
-# benchmark, 2 inference runs
-STEP_COUNT = 12
+# benchmark, 2 inference runs; the 2 QARepVGG-A0 trainings; per model,
+# quantize, 2 tests (FP32, INT8) and 2 latency runs
+STEP_COUNT = 12 + 2 + 2 * 5
+QUANTIZED = (('RepVGG-A0', 'repvgg_a0'), ('QARepVGG-A0', 'qarepvgg_a0'))
 
 
 def run_demo(*args, timeout=900):
@@ -61,7 +63,7 @@ def test_report_is_written_and_announced(quick_demo):
     assert quick_demo['report']['quick'] is True
     # Every step ran the first time, each as a tool's own command line.
     for tool in ('train.py', 'deploy.py', 'test.py',
-                 'analysis_tools/benchmark.py', 'infer.py'):
+                 'analysis_tools/benchmark.py', 'infer.py', 'quantize.py'):
         assert f'python tools/{tool}' in quick_demo['first'].stdout
 
 
@@ -142,6 +144,49 @@ def test_inference_on_images_and_video(quick_demo):
             f"{inference['video']['median_latency_ms']:.1f} | "
             f"{inference['video']['fps']:.1f} |") in markdown
     assert 'FPS end to end' in quick_demo['first'].stdout
+
+
+def read_json(path):
+    return json.loads(path.read_text())
+
+
+def test_fp32_int8_table(quick_demo):
+    """Both segmentors (the QARepVGG-A0 one trained on the same cut
+    schedule) quantized, both ONNX files evaluated and timed: the table's
+    figures are those of the tools' files."""
+    work_dir, report = quick_demo['work_dir'], quick_demo['report']
+    assert (work_dir / 'pspnet_qarepvgg_a0_demo' / 'iter_4.pth').is_file()
+    rows = report['quantization']
+    assert [row['model'] for row in rows] == [label for label, _ in QUANTIZED]
+    markdown = quick_demo['markdown']
+    assert '## FP32 / INT8 (tools/quantize.py)' in markdown
+    assert 'consecutive runs on the same machine, not interleaved' \
+        in markdown
+    for row, (label, key) in zip(rows, QUANTIZED):
+        root = work_dir / 'quantize'
+        quantized = read_json(root / key / 'quantize.json')
+        fp32 = read_json(root / f'{key}_test_fp32.json')
+        int8 = read_json(root / f'{key}_test_int8.json')
+        fp32_run = read_json(root / f'{key}_infer_fp32.json')
+        int8_run = read_json(root / f'{key}_infer_int8.json')
+        assert quantized['calibration_images'] == 2
+        assert (fp32['backend'], int8['backend']) == ('onnxruntime',) * 2
+        assert int8['checkpoint'].endswith('deploy.int8.onnx')
+        assert row['fp32_miou'] == fp32['mIoU']
+        assert row['int8_miou'] == int8['mIoU']
+        assert row['miou_drop'] == round(fp32['mIoU'] - int8['mIoU'], 4)
+        assert row['int8_max_rel_diff'] == quantized['int8_max_rel_diff']
+        assert row['int8_agreement'] == quantized['int8_agreement']
+        assert row['fp32_latency_ms'] == fp32_run['median_latency_ms'] > 0
+        assert row['int8_latency_ms'] == int8_run['median_latency_ms'] > 0
+        assert fp32_run['done'] == int8_run['done'] == 16
+        assert (f"| {label} | {fp32['mIoU']:.2f} | {int8['mIoU']:.2f} | "
+                f"{row['miou_drop']:.2f} | "
+                f"{quantized['int8_max_rel_diff']:.1e} | "
+                f"{100 * quantized['int8_agreement']:.1f}% | "
+                f"{fp32_run['median_latency_ms']:.1f} | "
+                f"{int8_run['median_latency_ms']:.1f} | x") in markdown
+    assert 'QARepVGG-A0 FP32 / INT8: mIoU' in quick_demo['first'].stdout
 
 
 def test_second_run_skips_finished_steps(quick_demo):

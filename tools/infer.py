@@ -7,10 +7,10 @@
 
 CONFIG and CHECKPOINT: a training config and checkpoint (the model is fused
 first), or tools/deploy.py output (deploy.py with deploy.pth, or with
-deploy.onnx for ONNX Runtime, deploy.ncnn.param for ncnn). INPUT: an image,
-a folder (searched recursively), a glob ('photos/*.jpg', quoted), a video file or a camera
-index. For images, DIR gets labels/<relative path>.png (Cityscapes labelIds
-for Cityscapes models, the model's class indices otherwise) and
+deploy.onnx for ONNX Runtime, deploy.ncnn.param for ncnn). INPUT: an image, a
+folder (searched recursively), a glob ('photos/*.jpg', quoted), a video file or
+a camera index. For images, DIR gets labels/<relative path>.png (Cityscapes
+labelIds for Cityscapes models, the model's class indices otherwise) and
 overlays/<relative path>.png (the input's size); a classifier writes
 predictions.json (top-5). For a video, DIR gets <name>_overlay.<ext> (the
 input's frame rate and size) and, with --save-labels, <name>_labels/.
@@ -61,6 +61,9 @@ def parse_args(argv=None):
                      f'{engine} file')
     if args.fp16 and (args.device != 'cuda' or engine != 'pytorch'):
         parser.error('--fp16 needs --device cuda and the pytorch backend')
+    if engine != 'pytorch' and args.device != 'cpu':
+        parser.error(f'--device {args.device}: the {engine} backend runs '
+                     'on the CPU here')
     return args
 
 

@@ -15,7 +15,8 @@ Nothing is written if a step fails. See repseg.apis.quantize.
 """
 import sys
 
-from repseg.apis import CheckpointMismatch, ConfigError, DeployError, InputError
+from repseg.apis import (CheckpointMismatch, ConfigError, DeployError,
+                         InputError)
 from repseg.apis.inference import ImageReadError
 from repseg.apis.quantize import quantize
 from repseg.backends import BackendNotAvailable, InputShapeMismatch

@@ -19,8 +19,16 @@ arguments as the README), streaming their output:
    (tools/analysis_tools/benchmark.py);
 7. the deployed model (ONNX Runtime) on the val images and on the street
    video (tools/infer.py), timed;
-8. DIR/report.md (with plots, sample images, a strip of the segmented
-   video's frames and the measured FPS) and DIR/report.json.
+8. QARepVGG-A0 pretraining and PSPNet-QARepVGG-A0 training, on the same
+   schedules (tools/train.py configs/demo/qarepvgg_a0_demo_cls.py,
+   configs/demo/pspnet_qarepvgg_a0_demo.py);
+9. for both segmentors, post-training INT8 quantization
+   (tools/quantize.py), evaluation of the FP32 and the INT8 ONNX model
+   (tools/test.py) and the latency of each on the val images
+   (tools/infer.py, one run after the other);
+10. DIR/report.md (with plots, sample images, a strip of the segmented
+    video's frames, the measured FPS and the FP32 / INT8 table) and
+    DIR/report.json.
 
 A step whose output exists is skipped, so a second run only rebuilds the
 report; once a step has run, every later one runs again (its inputs
@@ -48,17 +56,17 @@ def parse_args(argv=None):
         'images and video and the report '
         'go (default: work_dirs/demo, with --quick work_dirs/demo_quick); '
         'the trainings use the configs\' work dirs (work_dirs/'
-        'repvgg_a0_demo_cls, work_dirs/pspnet_repvgg_a0_demo), with --quick '
-        'folders inside this one')
+        'repvgg_a0_demo_cls, work_dirs/pspnet_repvgg_a0_demo and their '
+        'qarepvgg_a0 counterparts), with --quick folders inside this one')
     parser.add_argument(
         '--restart', action='store_true',
-        help='clear the work dir and the two training work dirs first and '
+        help='clear the work dir and the four training work dirs first and '
         'run every step (the demo datasets in data/ are kept)')
     parser.add_argument(
         '--quick', action='store_true',
         help='the same steps with the schedules cut (1 short pretraining '
         'epoch, 4 segmentation iterations, 4 val images evaluated, a short '
-        'benchmark) '
+        'benchmark, 2 calibration images) '
         'in their own work dirs: checks the pipeline in a few minutes; the '
         'figures mean nothing')
     return parser.parse_args(argv)

@@ -7,10 +7,10 @@
 CKPT may also be an exported model of tools/deploy.py or tools/quantize.py
 (deploy.onnx, deploy.ncnn.param, deploy.int8.onnx), evaluated in its engine
 with the same metric. --report writes the metrics as JSON (mIoU, mAcc, aAcc,
-per_class for segmentation; accuracy for classification), with
-reparameterized, config, checkpoint and backend. --out writes the predictions as Cityscapes labelId PNGs named
-after the inputs, for cityscapesscripts' official evaluation. --show-dir
-writes colour overlays of the predictions.
+per_class for segmentation; accuracy for classification), with reparameterized,
+config, checkpoint and backend. --out writes the predictions as Cityscapes
+labelId PNGs named after the inputs, for cityscapesscripts' official
+evaluation. --show-dir writes colour overlays of the predictions.
 """
 import argparse
 import json
@@ -27,6 +27,7 @@ from repseg.apis import ConfigError  # noqa: F401  (registers EngineModel)
 from repseg.backends import (BackendNotAvailable, InputShapeMismatch,
                              backend_for_file)
 from repseg.checkpoint import CheckpointError
+from repseg.models.backbones import BlockTypeMismatch, DeployFormMismatch
 from repseg.cli import add_runner_args, load_config
 from repseg.engine.config import (adapt_to_device, check_datasets,
                                   init_cpu_process_group)
@@ -145,8 +146,8 @@ def main(argv=None):
     try:
         runner = Runner.from_cfg(cfg)
         metrics = runner.test()
-    except (BackendNotAvailable, CheckpointError, ConfigError,
-            InputShapeMismatch) as err:
+    except (BackendNotAvailable, BlockTypeMismatch, CheckpointError,
+            ConfigError, DeployFormMismatch, InputShapeMismatch) as err:
         clear_staging(args)
         raise SystemExit(f'test.py: {err}') from err
     except BaseException:

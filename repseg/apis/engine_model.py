@@ -62,8 +62,9 @@ def engine_model(cfg: Config, backend: Backend) -> nn.Module:
         model.head = call
     else:
         raise ConfigError(f'config {config_name(cfg)!r}: '
-                          f'{type(model).__name__} is neither a segmentor nor a classifier; an '
-                          'engine cannot stand in for it')
+                          f'{type(model).__name__} is neither a segmentor '
+                          'nor a classifier; an engine cannot stand in for '
+                          'it')
     model.backend = backend
     return model.eval()
 

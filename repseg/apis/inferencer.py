@@ -2,17 +2,19 @@
 label maps, colour overlays, progress and a timing summary.
 
 Label maps are PNGs holding Cityscapes labelIds for models trained on
-Cityscapes (what cityscapesscripts and the benchmark server read), the
-model's own class indices (train ids) otherwise; 255 is kept for ignored
-pixels. Overlays are drawn by mmseg's ``SegLocalVisualizer`` at the input's
-own size. Every file is written under a temporary name and renamed.
+Cityscapes (what cityscapesscripts and the benchmark server read), the model's
+own class indices (train ids) otherwise. Overlays are drawn by mmseg's
+``SegLocalVisualizer`` at the input's own size. Every file is written under a
+temporary name and renamed.
 """
 import glob
+import itertools
 import json
 import os
 import os.path as osp
 import statistics
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, List, Optional, Sequence, Tuple, Union
@@ -32,7 +34,8 @@ IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp',
                     '.ppm', '.pgm')
 VIDEO_EXTENSIONS = ('.mp4', '.avi', '.mov', '.mkv', '.webm', '.m4v', '.mpg',
                     '.mpeg')
-_FOURCC = {'.avi': 'MJPG'}  # everything else as MPEG-4 part 2
+_FOURCC = {'.avi': 'MJPG', '.webm': 'VP80', '.mpg': 'PIM1',
+           '.mpeg': 'PIM1'}  # others: MPEG-4 part 2
 
 
 class InputError(ValueError):
@@ -162,6 +165,7 @@ class RepSegInferencer:
         segmentor, ``predictions.json`` (top-5) for a classifier. An image
         that fails is listed and the others go on."""
         failures, predictions = [], {}
+        self.output_names = output_names([rel for _, rel in images])
         progress = ProgressBar(len(images))
         began = time.perf_counter()
         done = 0
@@ -202,7 +206,7 @@ class RepSegInferencer:
             cv2.waitKey(1)
         if not out_dir:
             return
-        stem = osp.splitext(rel)[0] + '.png'
+        stem = self.output_names[rel]
         write_image(Path(out_dir) / 'labels' / stem, self.label_map(sample))
         write_image(Path(out_dir) / 'overlays' / stem, overlay)
 
@@ -241,6 +245,7 @@ class RepSegInferencer:
         suffix = '.avi' if isinstance(source, int) else \
             osp.splitext(source)[1].lower()
         began = time.perf_counter()
+        self.source = source
         try:
             frames = _frames(capture, max_frames)
             if out_dir:
@@ -253,8 +258,6 @@ class RepSegInferencer:
                 done = self._video_frames(frames, fps, None, count, None)
         finally:
             capture.release()
-        if done == 0:
-            raise InputError(f'{source}: no frame could be read')
         return self.summary('video' if isinstance(source, str) else 'camera',
                             done, [], time.perf_counter() - began)
 
@@ -265,6 +268,11 @@ class RepSegInferencer:
         progress = ProgressBar(count)
         done = 0
         try:
+            frames = iter(frames)
+            first = next(frames, None)
+            if first is None:
+                raise InputError(f'{self.source}: no frame could be read')
+            frames = itertools.chain([first], frames)
             for batch in _chunks(frames, self.batch_size):
                 for frame, sample in zip(batch, self.predict(batch)):
                     overlay = self.overlay(frame, sample)
@@ -304,6 +312,15 @@ class RepSegInferencer:
             fps=done / seconds if done and seconds > 0 else None,
             backend=backend.name if backend is not None else 'pytorch',
             device=device, threads=torch.get_num_threads())
+
+
+def output_names(rels: Sequence[str]) -> dict:
+    """``<rel without its ending>.png`` for each input; inputs that would
+    share a name (``a.jpg`` and ``a.png``) keep their ending
+    (``a.jpg.png``, ``a.png.png``)."""
+    stems = Counter(osp.splitext(rel)[0] for rel in rels)
+    return {rel: (osp.splitext(rel)[0] if stems[osp.splitext(rel)[0]] == 1
+                  else rel) + '.png' for rel in rels}
 
 
 def _frames(capture, max_frames: Optional[int]) -> Iterator[np.ndarray]:

@@ -96,7 +96,9 @@ def config_dataset_meta(cfg: Config) -> Optional[dict]:
             continue
         dataset_class = DATASETS.get(dataset['type'])
         if dataset_class is not None and hasattr(dataset_class, 'METAINFO'):
-            return copy.deepcopy(dict(dataset_class.METAINFO))
+            # A config's metainfo overrides the class's, as in the dataset.
+            return dict(copy.deepcopy(dict(dataset_class.METAINFO)),
+                        **copy.deepcopy(dict(dataset.get('metainfo') or {})))
     return None
 
 

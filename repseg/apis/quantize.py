@@ -30,7 +30,7 @@ def training_images(cfg: Config) -> List[str]:
     dataset_cfg = dict(dataset_cfg, pipeline=[], lazy_init=False)
     try:
         dataset = DATASETS.build(dataset_cfg)
-    except (FileNotFoundError, OSError, ValueError) as err:
+    except (FileNotFoundError, OSError, TypeError, ValueError) as err:
         raise InputError(f'the training set of {config_name(cfg)!r} cannot '
                          f'be read to calibrate on ({err}); give a folder '
                          'of images (--calib-dir)') from err
@@ -80,7 +80,9 @@ def model_inputs(model: nn.Module, paths: Sequence[str]) -> List[np.ndarray]:
 def int8_agreement(fp32: nn.Module, int8: nn.Module,
                    batches: Sequence[np.ndarray]):
     """Largest |int8 - fp32| logit over the largest |fp32| logit, and the
-    share of pixels (or images) where both pick the same class."""
+    share of positions of the engine's output (the decode head's logits,
+    before resizing to the image; images for a classifier) where both pick
+    the same class."""
     worst, same, total = 0.0, 0, 0
     for batch in batches:
         x = torch.from_numpy(batch)
@@ -112,7 +114,12 @@ def quantize(config: ConfigType, checkpoint: str, out_dir: str,
     paths = calibration_images(cfg, calib_images, calib_dir)
     reference = init_model(cfg, checkpoint)
     batches = model_inputs(reference, paths)
-    shape = tuple(shape or batches[0].shape[2:])
+    if shape is not None and tuple(shape) != tuple(batches[0].shape[2:]):
+        raise InputError(
+            f'--shape {shape[0]} {shape[1]}: the test pipeline gives the '
+            f'calibration images {batches[0].shape[2]}x{batches[0].shape[3]}'
+            ', the size the exported model must take; leave --shape out')
+    shape = tuple(batches[0].shape[2:])
     with atomic_output(out_dir) as tmp:
         deployed = deploy(cfg, checkpoint, tmp, shape, [backend])
         fp32_path = tmp / ENGINE_FILES[backend]

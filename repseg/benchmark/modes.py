@@ -3,14 +3,15 @@
 * FORM: ``unfused`` (the multi-branch model as built) or ``fused`` (its
   inference form, ``repseg.models.to_inference_form``: RepVGG blocks fused,
   every conv+BN folded, baselines' too).
-* options: exact rewrites (``repseg.rewrites``) ``psp`` (PSP head
-  factorized), ``s2b`` (dilated RepVGG stages as undilated convs on the
-  input's polyphase sub-images, space-to-batch), ``wino2`` / ``wino4`` (every 3x3 stride-1 conv by Winograd
-  F(2x2, 3x3) / F(4x4, 3x3)), ``cl`` (channels-last memory format), and at
-  most one runtime: ``jit`` (TorchScript, frozen, optimized for inference),
-  ``compile`` (``torch.compile``, inductor with weight freezing), ``onnx``
-  (ONNX Runtime, all graph optimizations) or ``ncnn`` (ncnn via pnnx, its
-  Winograd kernels on; one image at a time), the engines on the CPU in fp32.
+* options: exact rewrites (``repseg.rewrites``) ``psp`` (PSP head factorized),
+  ``s2b`` (dilated RepVGG stages as undilated convs on the input's polyphase
+  sub-images, space-to-batch), ``wino2`` / ``wino4`` (every 3x3 stride-1 conv
+  by Winograd F(2x2, 3x3) / F(4x4, 3x3)), ``cl`` (channels-last memory format),
+  and at most one runtime: ``jit`` (TorchScript, frozen, optimized for
+  inference), ``compile`` (``torch.compile``, inductor with weight freezing),
+  ``onnx`` (ONNX Runtime, all graph optimizations) or ``ncnn`` (ncnn via pnnx,
+  its Winograd kernels on; one image at a time), the engines on the CPU in
+  fp32.
 
 Aliases: ``jit``, ``compile``, ``onnx`` mean ``fused+jit`` etc., and
 ``fast`` means ``FAST_MODE``, the fastest CPU path for this project's

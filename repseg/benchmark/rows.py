@@ -9,8 +9,8 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
-from ..backends import (NcnnBackend, OnnxRuntimeBackend, compile_module,
-                        trace_and_freeze)
+from ..backends import (BackendNotAvailable, NcnnBackend,
+                        OnnxRuntimeBackend, compile_module, trace_and_freeze)
 from ..equivalence import TOLERANCE, OutputMismatch, relative_difference
 from ..export import export_ncnn, export_onnx
 from ..models.fusion import to_inference_form
@@ -168,6 +168,9 @@ def build_rows(specs: Sequence[ModelSpec], modes: Sequence[str],
             try:
                 row = builder.build(spec, forms, mode)
                 outputs, row.peak_memory = measured_call(row, builder.device)
+            except BackendNotAvailable as err:
+                raise BenchmarkError(
+                    f'{spec.label}:{mode.name}: {err}') from err
             except RuntimeError as err:  # a runtime that cannot take it
                 message = str(err).strip().splitlines() or ['']
                 raise BenchmarkError(

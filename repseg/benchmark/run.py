@@ -1,6 +1,7 @@
 """A whole benchmark: models in modes on one input, checked, timed
 interleaved, summarized into a ``repseg.results.BenchmarkReport``."""
 import platform
+import tempfile
 from typing import Optional, Sequence, Tuple
 
 import torch
@@ -64,17 +65,19 @@ def benchmark(specs: Sequence[ModelSpec], modes: Sequence[str],
     height, width = shape or specs[0].default_shape
     torch.manual_seed(0)
     inputs = torch.randn(batch_size, specs[0].in_channels, height, width)
-    builder = RowBuilder(inputs, device, fp16, channels_last)
-    # A wrong reference fails now, not after minutes of preparation.
-    reference = find_row(row_names(specs, modes, builder), reference)
-    rows = build_rows(specs, modes, builder, tolerance)
-    env = environment(device, inputs, fp16, channels_last, repeat, warmup)
-    if on_timing is not None:
-        on_timing(env, rows)
-    time_rows(rows, repeat, warmup, device)
-    if torch.device(device).type == 'cuda':
-        for row in rows:
-            row.peak_memory = measure_cuda_memory(row, device)
+    # The engines' exported files live as long as the run.
+    with tempfile.TemporaryDirectory(prefix='benchmark_') as workdir:
+        builder = RowBuilder(inputs, device, fp16, channels_last, workdir)
+        # A wrong reference fails now, not after minutes of preparation.
+        reference = find_row(row_names(specs, modes, builder), reference)
+        rows = build_rows(specs, modes, builder, tolerance)
+        env = environment(device, inputs, fp16, channels_last, repeat, warmup)
+        if on_timing is not None:
+            on_timing(env, rows)
+        time_rows(rows, repeat, warmup, device)
+        if torch.device(device).type == 'cuda':
+            for row in rows:
+                row.peak_memory = measure_cuda_memory(row, device)
     return BenchmarkReport(environment=env, reference=reference,
                            tolerance=tolerance,
                            rows=summarize(rows, reference))

@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Dict, List, Union
 
 from repseg.fileio import atomic_output
-from .report import ReportInputs, build_report
+from .report import QuantizationFiles, ReportInputs, build_report
 from .steps import DemoError, Step, read_step_seconds, run_steps, shown
 
 CLS_CONFIG = 'configs/demo/repvgg_a0_demo_cls.py'
 SEG_CONFIG = 'configs/demo/pspnet_repvgg_a0_demo.py'
+QA_CLS_CONFIG = 'configs/demo/qarepvgg_a0_demo_cls.py'
+QA_SEG_CONFIG = 'configs/demo/pspnet_qarepvgg_a0_demo.py'
 BASELINE_CONFIG = 'configs/demo/pspnet_r18_demo.py'
 INPUT_SHAPE = ('128', '256')  # the demo's test size (H W)
 # Written into every work dir the demo uses: --restart clears only such a
@@ -34,11 +36,44 @@ class Schedule:
     seg_work_dir: Path
     cls_checkpoint: Path
     seg_checkpoint: Path
+    # The same for the QARepVGG-A0 pair (QA_CLS_CONFIG, QA_SEG_CONFIG).
+    qa_cls_work_dir: Path
+    qa_seg_work_dir: Path
+    qa_cls_checkpoint: Path
+    qa_seg_checkpoint: Path
     cls_options: List[str] = field(default_factory=list)
     seg_options: List[str] = field(default_factory=list)
+    qa_seg_options: List[str] = field(default_factory=list)
     test_options: List[str] = field(default_factory=list)
     benchmark_options: List[str] = field(default_factory=list)
+    # tools/quantize.py --calib-images: a third of the 48 demo training
+    # images, spread over them.
+    calib_images: int = 16
     pass_work_dirs: bool = False
+
+    def train_work_dirs(self) -> List[Path]:
+        """Every training's work dir (what --restart clears)."""
+        return [self.cls_work_dir, self.seg_work_dir, self.qa_cls_work_dir,
+                self.qa_seg_work_dir]
+
+
+@dataclass
+class Quantized:
+    """Where one model's post-training INT8 steps write: the
+    tools/quantize.py folder, the FP32 and INT8 evaluations and the
+    latency runs (tools/infer.py --json) of each file."""
+    label: str
+    config: str
+    checkpoint: Path
+    out_dir: Path
+    fp32_report: Path
+    int8_report: Path
+    fp32_inference: Path
+    int8_inference: Path
+
+    @property
+    def quantize_json(self) -> Path:
+        return self.out_dir / 'quantize.json'
 
 
 @dataclass
@@ -80,22 +115,32 @@ class Demo:
     def full_schedule(self) -> Schedule:
         # The configs' own work dirs and final checkpoints: 30 epochs
         # (repvgg_a0_demo_cls.py sets work_dir), 300 iterations.
+        # The QARepVGG configs keep that schedule: their own work dirs
+        # (qarepvgg_a0_demo_cls.py sets it; the segmentation one is
+        # tools/train.py's default, work_dirs/<config name>).
         cls_dir = self.repo / 'work_dirs/repvgg_a0_demo_cls'
         seg_dir = self.repo / 'work_dirs/pspnet_repvgg_a0_demo'
+        qa_cls_dir = self.repo / 'work_dirs/qarepvgg_a0_demo_cls'
+        qa_seg_dir = self.repo / 'work_dirs/pspnet_qarepvgg_a0_demo'
         return Schedule(cls_dir, seg_dir, cls_dir / 'epoch_30.pth',
-                        seg_dir / 'iter_300.pth')
+                        seg_dir / 'iter_300.pth', qa_cls_dir, qa_seg_dir,
+                        qa_cls_dir / 'epoch_30.pth',
+                        qa_seg_dir / 'iter_300.pth')
 
     def quick_schedule(self) -> Schedule:
         """One short pretraining epoch, 4 segmentation iterations and 4 val
-        images, in work dirs under the work dir. The segmentation config
-        copies its ``pretrained_checkpoint`` into
-        model.backbone.init_cfg.checkpoint when it is read, so that key is
-        what points at the quick epoch_1.pth."""
+        images, and 2 calibration images, in work dirs under the work dir,
+        for both model pairs."""
         cls_dir = self.work_dir / 'repvgg_a0_demo_cls'
         seg_dir = self.work_dir / 'pspnet_repvgg_a0_demo'
+        qa_cls_dir = self.work_dir / 'qarepvgg_a0_demo_cls'
+        qa_seg_dir = self.work_dir / 'pspnet_qarepvgg_a0_demo'
         cls_checkpoint = cls_dir / 'epoch_1.pth'
+        qa_cls_checkpoint = qa_cls_dir / 'epoch_1.pth'
         return Schedule(
             cls_dir, seg_dir, cls_checkpoint, seg_dir / 'iter_4.pth',
+            qa_cls_dir, qa_seg_dir, qa_cls_checkpoint,
+            qa_seg_dir / 'iter_4.pth',
             cls_options=[
                 'train_cfg.max_epochs=1',
                 # 4 iterations of 32 images, validated on 100.
@@ -103,21 +148,28 @@ class Demo:
                 'val_dataloader.dataset.indices=100',
                 'default_hooks.logger.interval=2'
             ],
-            seg_options=[
-                'train_cfg.max_iters=4', 'train_cfg.val_interval=4',
-                # The config logs every 20 iterations: the curve needs
-                # points.
-                'default_hooks.logger.interval=2',
-                'model.backbone.init_cfg.checkpoint='
-                f'{self.shown(cls_checkpoint)}',
-                'val_dataloader.dataset.indices=4'
-            ],
+            seg_options=self.quick_seg_options(cls_checkpoint),
+            qa_seg_options=self.quick_seg_options(qa_cls_checkpoint),
             # Both evaluations on the same 4 val images (drawing the
             # overlays of every val image is the slow part of a test).
             test_options=['--cfg-options',
                           'test_dataloader.dataset.indices=4'],
             benchmark_options=['--repeat', '2', '--warmup', '1'],
+            calib_images=2,
             pass_work_dirs=True)
+
+    def quick_seg_options(self, cls_checkpoint: Path) -> List[str]:
+        """4 segmentation iterations from the quick ``cls_checkpoint``.
+        The segmentation config copies its ``pretrained_checkpoint`` into
+        model.backbone.init_cfg.checkpoint when it is read, so that key is
+        what points at the quick epoch_1.pth."""
+        return [
+            'train_cfg.max_iters=4', 'train_cfg.val_interval=4',
+            # The config logs every 20 iterations: the curve needs points.
+            'default_hooks.logger.interval=2',
+            f'model.backbone.init_cfg.checkpoint={self.shown(cls_checkpoint)}',
+            'val_dataloader.dataset.indices=4'
+        ]
 
     # ---------------------------------------------------------------- steps
     def data_steps(self) -> List[Step]:
@@ -197,7 +249,77 @@ class Demo:
                       *schedule.benchmark_options,
                       '--json', shown(work_dir / 'benchmark.json')),
                  [work_dir / 'benchmark.json']),
-        ] + self.inference_steps()
+        ] + self.inference_steps() + self.qa_training_steps() + [
+            step for quantized in self.quantized()
+            for step in self.quantize_steps(quantized)]
+
+    def qa_training_steps(self) -> List[Step]:
+        """The QARepVGG-A0 pair, trained like the RepVGG-A0 one. After
+        every RepVGG step, so that a finished RepVGG demo is reused; before
+        the quantization, so that redoing a quantization never retrains."""
+        schedule = self.schedule
+        return [
+            self.train_step(
+                'pretrain QARepVGG-A0 on the classification demo',
+                QA_CLS_CONFIG, schedule.qa_cls_work_dir,
+                schedule.qa_cls_checkpoint, schedule.cls_options),
+            self.train_step(
+                'train PSPNet-QARepVGG-A0 on the Cityscapes-format demo',
+                QA_SEG_CONFIG, schedule.qa_seg_work_dir,
+                schedule.qa_seg_checkpoint, schedule.qa_seg_options),
+        ]
+
+    def quantized(self) -> List[Quantized]:
+        """Both trained segmentors and where their INT8 steps write.
+        tools/quantize.py replaces its whole folder, so the evaluations and
+        latency runs lie beside it."""
+        root = self.work_dir / 'quantize'
+        models = (('RepVGG-A0', 'repvgg_a0', SEG_CONFIG,
+                   self.schedule.seg_checkpoint),
+                  ('QARepVGG-A0', 'qarepvgg_a0', QA_SEG_CONFIG,
+                   self.schedule.qa_seg_checkpoint))
+        return [Quantized(label, config, checkpoint, root / key,
+                          root / f'{key}_test_fp32.json',
+                          root / f'{key}_test_int8.json',
+                          root / f'{key}_infer_fp32.json',
+                          root / f'{key}_infer_int8.json')
+                for label, key, config, checkpoint in models]
+
+    def quantize_steps(self, q: Quantized) -> List[Step]:
+        """Quantize one model (tools/quantize.py, calibrated on training
+        images), evaluate its FP32 and INT8 ONNX files with the same metric
+        (tools/test.py) and time both on the val images (tools/infer.py,
+        one run after the other on the same machine)."""
+        shown, schedule = self.shown, self.schedule
+        config = shown(q.out_dir / 'deploy.py')
+        files = dict(fp32=shown(q.out_dir / 'deploy.onnx'),
+                     int8=shown(q.out_dir / 'deploy.int8.onnx'))
+        val_images = shown(self.cityscapes_root / 'leftImg8bit' / 'val')
+        logs = self.work_dir / 'logs'
+        key = q.out_dir.name
+        steps = [Step(f'quantize PSPNet-{q.label} (INT8)',
+                      tool('quantize', q.config, shown(q.checkpoint),
+                           shown(q.out_dir), '--calib-images',
+                           schedule.calib_images),
+                      [q.quantize_json, q.out_dir / 'deploy.int8.onnx'])]
+        reports = dict(fp32=q.fp32_report, int8=q.int8_report)
+        for kind in ('fp32', 'int8'):
+            steps.append(Step(
+                f'evaluate PSPNet-{q.label} {kind.upper()} (ONNX)',
+                tool('test', config, files[kind],
+                     '--report', shown(reports[kind]),
+                     '--work-dir', shown(logs / f'test_{key}_{kind}'),
+                     *schedule.test_options),
+                [reports[kind]]))
+        inferences = dict(fp32=q.fp32_inference, int8=q.int8_inference)
+        for kind in ('fp32', 'int8'):
+            steps.append(Step(
+                f'time PSPNet-{q.label} {kind.upper()} on the val images '
+                '(infer)',
+                tool('infer', config, files[kind], val_images,
+                     '--json', shown(inferences[kind])),
+                [inferences[kind]]))
+        return steps
 
     def inference_steps(self) -> List[Step]:
         """The deployed model on the val images and on the street video,
@@ -256,8 +378,7 @@ class Demo:
                     '--restart clears only work dirs that run_demo.py made; '
                     f'{work_dir} is not one (no {MARKER})')
             self.clear(work_dir)
-            for train_dir in (self.schedule.cls_work_dir,
-                              self.schedule.seg_work_dir):
+            for train_dir in self.schedule.train_work_dirs():
                 self.clear(train_dir)
             marker = None
         elif marker is not None and marker.get('quick') != self.quick:
@@ -284,6 +405,10 @@ class Demo:
             image_inference=work_dir / 'infer_val.json',
             video_inference=work_dir / 'infer_video.json',
             overlay_video=self.overlay_video(),
+            quantization={q.label: QuantizationFiles(
+                q.quantize_json, q.fp32_report, q.int8_report,
+                q.fp32_inference, q.int8_inference)
+                for q in self.quantized()},
             commands=[step.shell() for step in self.steps],
             step_seconds={step.name: step_seconds.get(step.name)
                           for step in self.steps},

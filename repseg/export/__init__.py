@@ -1,5 +1,6 @@
 """Export of inference-form models to the files deployment engines load."""
-from .ncnn import ExportError, export_model_ncnn, export_ncnn
+from .base import ExportError
+from .ncnn import export_model_ncnn, export_ncnn
 from .onnx import export_model_onnx, export_onnx, spatial_size_is_dynamic
 
 __all__ = [

@@ -15,10 +15,7 @@ from torch import Tensor, nn
 
 from ..backends.base import BackendNotAvailable
 from ..models.tensor_forward import TensorForward
-
-
-class ExportError(RuntimeError):
-    """An exporter that failed; the message has its own output."""
+from .base import ExportError
 
 
 def pnnx_executable() -> str:

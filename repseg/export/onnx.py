@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from ..models.tensor_forward import TensorForward
+from .base import ExportError
 
 
 def export_onnx(module: nn.Module, inputs: Tensor, path: str,
@@ -32,10 +33,14 @@ def export_onnx(module: nn.Module, inputs: Tensor, path: str,
                 dynamo=True, input_names=['input'], verbose=False,
                 dynamic_shapes=None if dynamic_dims is None else
                 (dynamic_dims, ))
+    except Exception as err:  # the exporter raises many kinds
+        message = (str(err).strip().splitlines() or [''])[0]
+        raise ExportError(f'torch.onnx.export could not export the model '
+                          f'({type(err).__name__}: {message})') from err
     finally:
         registration.setLevel(level)
     if not osp.isfile(path):
-        raise RuntimeError(f'export_onnx: nothing was written to {path}')
+        raise ExportError(f'torch.onnx.export wrote nothing to {path}')
     return str(path)
 
 

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from ..equivalence import TOLERANCE, OutputMismatch, relative_difference
 from .utils import replace_submodule
 
 
@@ -103,25 +104,31 @@ def find_conv_bn_pairs(model: nn.Module,
                        run: Callable[[nn.Module], object]
                        ) -> List[Tuple[str, str]]:
     """Names of the (conv, BN) pairs of ``model`` where the BN takes the
-    conv's output tensor itself, seen during one call of ``run(model)``.
+    conv's output tensor itself, unchanged, seen during one call of
+    ``run(model)``; a conv or BN seen in more than one pair (a BN after two
+    convs, a conv before two BNs) is in none.
 
     The data flow is observed rather than guessed from module order: a conv
-    and a BN that merely sit side by side in a module are not a pair. A conv
-    whose output also feeds something else than its BN would fold wrongly;
-    every caller compares the folded model with the original.
+    and a BN that merely sit side by side in a module are not a pair, nor
+    are they across an in-place op (it bumps the tensor's version). A conv
+    whose output also feeds something else than its BN would still fold
+    wrongly: ``to_inference_form`` compares the folded model with the
+    original and refuses that.
     """
     names = {module: name for name, module in model.named_modules()}
-    last_conv = {}  # the latest conv call: its module and output tensor
-    pairs = []
+    last_conv = {}  # the latest conv call: its module, output and version
+    seen = []
 
     def remember_conv(module, args, output):
-        last_conv.update(module=module, output=output)
+        last_conv.update(module=module, output=output,
+                         version=_version(output))
 
     def match_norm(module, args):
-        if args and last_conv and args[0] is last_conv['output']:
+        if (args and last_conv and args[0] is last_conv['output']
+                and _version(args[0]) == last_conv['version']):
             pair = (names[last_conv['module']], names[module])
-            if pair not in pairs:
-                pairs.append(pair)
+            if pair not in seen:
+                seen.append(pair)
         last_conv.clear()
 
     handles = []
@@ -135,7 +142,19 @@ def find_conv_bn_pairs(model: nn.Module,
     finally:
         for handle in handles:
             handle.remove()
-    return pairs
+    convs = [conv for conv, _ in seen]
+    norms = [norm for _, norm in seen]
+    return [(conv, norm) for conv, norm in seen
+            if convs.count(conv) == 1 and norms.count(norm) == 1]
+
+
+def _version(tensor: Tensor) -> Optional[int]:
+    """The tensor's version counter (in-place ops bump it); None where it
+    is not tracked (tensors made under ``torch.inference_mode``)."""
+    try:
+        return tensor._version
+    except RuntimeError:
+        return None
 
 
 @torch.no_grad()
@@ -183,8 +202,9 @@ def auxiliary_heads(model: nn.Module) -> List[nn.Module]:
     return list(heads) if isinstance(heads, nn.ModuleList) else [heads]
 
 
-def run_every_layer(model: nn.Module, image: Tensor) -> None:
-    """Call every layer that a model's inference form holds, once.
+def run_every_layer(model: nn.Module, image: Tensor) -> List[Tensor]:
+    """Call every layer that a model's inference form holds, once; the
+    tensors that come out.
 
     A segmentor: backbone (and neck), decode head and the auxiliary heads,
     which inference itself never calls but which the deployed model keeps
@@ -193,24 +213,35 @@ def run_every_layer(model: nn.Module, image: Tensor) -> None:
     """
     if is_segmentor(model):
         features = model.extract_feat(image)
-        model.decode_head(features)
-        for head in auxiliary_heads(model):
-            head(features)
+        outputs = [model.decode_head(features)]
+        outputs += [head(features) for head in auxiliary_heads(model)]
     elif hasattr(model, 'data_preprocessor'):
-        model(image, mode='tensor')
+        outputs = model(image, mode='tensor')
     else:
-        model(image)
+        outputs = model(image)
+    return _flat_tensors(outputs)
+
+
+def _flat_tensors(value) -> List[Tensor]:
+    if isinstance(value, Tensor):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [t for item in value for t in _flat_tensors(item)]
+    return []
 
 
 def example_image(model: nn.Module, size: int = 64) -> Tensor:
-    """A small blank image batch for ``model``: as many channels as its first
-    conv takes, on the device of its parameters."""
+    """A small random image batch for ``model`` (seeded: the same every
+    time): as many channels as its first conv takes, on the device of its
+    parameters."""
     first_conv = next((m for m in model.modules()
                        if isinstance(m, nn.Conv2d)), None)
     channels = first_conv.in_channels if first_conv is not None else 3
     tensors = list(model.parameters()) + list(model.buffers())
     device = tensors[0].device if tensors else torch.device('cpu')
-    return torch.zeros(1, channels, size, size, device=device)
+    generator = torch.Generator().manual_seed(0)
+    image = torch.rand(1, channels, size, size, generator=generator)
+    return image.to(device)
 
 
 @dataclass
@@ -259,8 +290,10 @@ def to_inference_form(model: nn.Module, example: Optional[Tensor] = None,
 
     Guarantee: in eval mode the result computes the same function as
     ``model`` up to float rounding, for every input size (folding does not
-    depend on the example's size or values); callers that write or time it
-    check this against the model (``repseg.equivalence``). Idempotent.
+    depend on the example's size or values). It is checked here on the
+    example (``repseg.equivalence``: ``OutputMismatch`` above
+    ``TOLERANCE``; not on the meta device, which has no values), and
+    callers that write or time the result check it again. Idempotent.
     BN layers that follow no conv (there are none in RepVGG, PSPNet or FCN
     heads) are left as they are and show in ``report.after['norms']``.
 
@@ -279,8 +312,19 @@ def to_inference_form(model: nn.Module, example: Optional[Tensor] = None,
     fused = reparameterize_model(model, inplace=inplace).eval()
     if example is None:
         example = example_image(fused)
+    with torch.no_grad():
+        expected = run_every_layer(fused, example)
     pairs = fold_conv_bn_pairs(fused,
                                lambda m: run_every_layer(m, example))
+    if pairs and not example.is_meta:
+        with torch.no_grad():
+            difference = relative_difference(
+                run_every_layer(fused, example), expected)
+        if difference > TOLERANCE:
+            raise OutputMismatch(
+                f'folding {len(pairs)} conv+BN pairs changed the model\'s '
+                f'outputs by {difference:.3e} of the largest (> {TOLERANCE:g})'
+                ': a folded conv output also feeds something besides its BN')
     folded = {}
     for conv_name, _ in pairs:
         part = conv_name.split('.')[0]

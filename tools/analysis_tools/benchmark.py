@@ -9,15 +9,16 @@
 Every model (CONFIG or the bare RepVGG backbone of --arch, then each
 --baselines config) runs in every mode of --modes, on one random input,
 timed interleaved so that noise on a shared machine hits all rows alike.
-A mode is FORM[+OPTION...]: FORM 'unfused' (multi-branch, as built) or
-'fused' (RepVGG blocks fused, every conv+BN folded, baselines included);
-options 'cl' (channels-last), 'psp' (PSP head bottleneck factorized, exact),
-'s2b' (dilated RepVGG stages as undilated convs on polyphase sub-images,
-space-to-batch, exact), 'wino2' or 'wino4' (3x3 stride-1 convs by Winograd F(2x2,3x3) / F(4x4,3x3))
-and one runtime of 'jit' (TorchScript frozen), 'compile' (torch.compile,
-inductor with freezing), 'onnx' (ONNX Runtime, needs `pip install
--e .[onnx]`), 'ncnn' (ncnn through pnnx, needs `pip install -e .[deploy]`). Aliases: jit, compile, onnx = fused+jit etc.; fast = the
-fastest CPU path found for this project's segmentors (README, Speed).
+A mode is FORM[+OPTION...]: FORM 'unfused' (multi-branch, as built) or 'fused'
+(RepVGG blocks fused, every conv+BN folded, baselines included); options 'cl'
+(channels-last), 'psp' (PSP head bottleneck factorized, exact), 's2b' (dilated
+RepVGG stages as undilated convs on polyphase sub-images, space-to-batch,
+exact), 'wino2' or 'wino4' (3x3 stride-1 convs by Winograd F(2x2,3x3) /
+F(4x4,3x3)) and one runtime of 'jit' (TorchScript frozen), 'compile'
+(torch.compile, inductor with freezing), 'onnx' (ONNX Runtime, needs `pip
+install -e .[onnx]`), 'ncnn' (ncnn through pnnx, needs `pip install -e
+.[deploy]`). Aliases: jit, compile, onnx = fused+jit etc.; fast = the fastest
+CPU path found for this project's segmentors (README, Speed).
 
 Weights are random unless CKPT is given (timing does not depend on them).
 A config whose backbone is already fused (deploy=True, tools/deploy.py

@@ -13,12 +13,13 @@ import json
 
 from repseg.fileio import atomic_output
 from .figures import MIOU_TOLERANCE, figures
-from .inputs import ReportInputs
+from .inputs import QuantizationFiles, ReportInputs
 from .markdown import markdown, summary
 from .plots import plot_speed_vs_accuracy, plot_training_curves
 from .samples import write_samples, write_video_strip
 
-__all__ = ['MIOU_TOLERANCE', 'ReportInputs', 'build_report', 'summary']
+__all__ = ['MIOU_TOLERANCE', 'QuantizationFiles', 'ReportInputs',
+           'build_report', 'summary']
 
 
 def relative(path, root) -> str:

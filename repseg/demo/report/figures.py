@@ -3,11 +3,12 @@ classes that define them (``repseg.results``): a renamed or missing key
 fails here, naming the file."""
 import datetime
 from pathlib import Path
-from typing import List, NamedTuple
+from typing import List, NamedTuple, Optional
 
 from repseg.results import (BenchmarkReport, DeployReport, EvaluationReport,
-                            InferenceReport, ReportFormatError)
-from .inputs import ReportInputs
+                            InferenceReport, QuantizeReport,
+                            ReportFormatError)
+from .inputs import QuantizationFiles, ReportInputs
 from .logs import training_curves
 
 # Fused and multi-branch models compute the same function up to float
@@ -114,6 +115,54 @@ def inference_figures(inputs: ReportInputs) -> dict:
         video=inference_row(InferenceReport.load(inputs.video_inference))))
 
 
+def ratio(numerator: Optional[float],
+          denominator: Optional[float]) -> Optional[float]:
+    """``numerator / denominator``, None when either is unknown (an
+    evaluation without an mIoU, a run without a latency) or zero."""
+    if numerator is None or not denominator:
+        return None
+    return round(numerator / denominator, 3)
+
+
+def quantization_row(label: str, files: QuantizationFiles) -> dict:
+    """One model's FP32 / INT8 row: the mIoU of both ONNX files and the
+    drop, how far the INT8 logits and classes are from the FP32 ones on the
+    calibration images (quantize.json), both median latencies and the INT8
+    speed-up (FP32 latency / INT8 latency)."""
+    quantized = QuantizeReport.load(files.quantize_json)
+    fp32 = load_segmentation_evaluation(files.fp32_report)
+    int8 = load_segmentation_evaluation(files.int8_report)
+    fp32_run = InferenceReport.load(files.fp32_inference)
+    int8_run = InferenceReport.load(files.int8_inference)
+    fp32_miou, int8_miou = fp32.metric('mIoU'), int8.metric('mIoU')
+    drop = (None if fp32_miou is None or int8_miou is None else
+            round(fp32_miou - int8_miou, 4))
+    return dict(
+        model=label, fp32_miou=fp32_miou, int8_miou=int8_miou,
+        miou_drop=drop, evaluated_backends=[fp32.backend, int8.backend],
+        int8_max_rel_diff=quantized.int8_max_rel_diff,
+        int8_agreement=quantized.int8_agreement,
+        calibration_images=quantized.calibration_images,
+        input_shape=quantized.input_shape,
+        fp32_latency_ms=fp32_run.median_latency_ms,
+        int8_latency_ms=int8_run.median_latency_ms,
+        int8_speedup=ratio(fp32_run.median_latency_ms,
+                           int8_run.median_latency_ms),
+        timed_images=[fp32_run.done, int8_run.done],
+        backend=int8_run.backend, device=int8_run.device,
+        threads=int8_run.threads)
+
+
+def quantization_figures(inputs: ReportInputs) -> dict:
+    """``{'quantization': [row, ...]}`` (one row per model, in the inputs'
+    order), or nothing when the inputs name no quantized model."""
+    if not inputs.quantization:
+        return {}
+    return dict(quantization=[quantization_row(label, files)
+                              for label, files in
+                              inputs.quantization.items()])
+
+
 def figures(inputs: ReportInputs) -> dict:
     """Every figure of the report, as ``report.json`` holds them."""
     return dict(
@@ -121,6 +170,7 @@ def figures(inputs: ReportInputs) -> dict:
         generated=datetime.datetime.now().isoformat(timespec='seconds'),
         **tool_figures(load_tool_reports(inputs)),
         **inference_figures(inputs),
+        **quantization_figures(inputs),
         training=training_curves(Path(inputs.cls_work_dir),
                                  Path(inputs.seg_work_dir)),
         step_seconds=inputs.step_seconds,

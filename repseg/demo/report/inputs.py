@@ -1,6 +1,17 @@
 """Where the demo's step outputs lie, as the report reads them."""
 from pathlib import Path
-from typing import Dict, Optional, Sequence
+from typing import Dict, NamedTuple, Optional, Sequence
+
+
+class QuantizationFiles(NamedTuple):
+    """One model's post-training INT8 outputs: ``tools/quantize.py``'s
+    quantize.json, the ``tools/test.py --report`` files of its FP32 and
+    INT8 ONNX models and the ``tools/infer.py --json`` runs of each."""
+    quantize_json: Path
+    fp32_report: Path
+    int8_report: Path
+    fp32_inference: Path
+    int8_inference: Path
 
 
 class ReportInputs:
@@ -23,6 +34,8 @@ class ReportInputs:
             inference section needs both (None: no such section).
         overlay_video: the video of overlays ``tools/infer.py`` wrote (the
             report shows a strip of its frames; None: no strip).
+        quantization: ``{model label: QuantizationFiles}``, the FP32 / INT8
+            table's rows in order (None or empty: no such section).
     """
 
     def __init__(self, work_dir, cls_work_dir, seg_work_dir, deploy_json,
@@ -30,7 +43,8 @@ class ReportInputs:
                  predictions_dir, data_root, commands: Sequence[str],
                  step_seconds: Dict[str, float] = None, quick: bool = False,
                  image_inference=None, video_inference=None,
-                 overlay_video=None):
+                 overlay_video=None,
+                 quantization: Dict[str, QuantizationFiles] = None):
         self.work_dir = Path(work_dir)
         self.cls_work_dir = Path(cls_work_dir)
         self.seg_work_dir = Path(seg_work_dir)
@@ -46,6 +60,9 @@ class ReportInputs:
         self.image_inference = _optional_path(image_inference)
         self.video_inference = _optional_path(video_inference)
         self.overlay_video = _optional_path(overlay_video)
+        self.quantization = {
+            label: QuantizationFiles(*map(Path, files))
+            for label, files in (quantization or {}).items()}
 
 
 def _optional_path(path) -> Optional[Path]:

@@ -112,6 +112,43 @@ def inference_section(report: dict) -> List[str]:
     return lines
 
 
+def quantization_section(report: dict) -> List[str]:
+    """The FP32 / INT8 table: both ONNX files of each model evaluated with
+    the same metric (tools/test.py), their output differences
+    (tools/quantize.py's quantize.json) and their latencies
+    (tools/infer.py)."""
+    rows = report.get('quantization')
+    if not rows:
+        return []
+    first = rows[0]
+    lines = ['## FP32 / INT8 (tools/quantize.py)', '',
+             'Each segmentor quantized after training (ONNX Runtime static '
+             f"INT8, calibrated on {first['calibration_images']} training "
+             'images), both ONNX files evaluated on the demo val set with the '
+             'same metric. Logit diff: the largest INT8-vs-FP32 logit '
+             'difference over the largest FP32 logit; agreement: the share '
+             'of pixels where both pick the same class (both on the '
+             'calibration images). Latency: tools/infer.py\'s median per '
+             f"val image ({first['backend']}, {first['device']}, "
+             f"{first['threads']} threads); FP32 and INT8 are consecutive "
+             'runs on the same machine, not interleaved, so a change of load '
+             'between them shows in the ratio.', '',
+             '| model | FP32 mIoU | INT8 mIoU | drop | logit diff | '
+             'agreement | FP32 latency (ms) | INT8 latency (ms) | '
+             'INT8 speed-up |', '|---|---|---|---|---|---|---|---|---|']
+    for row in rows:
+        speedup = row['int8_speedup']
+        lines.append(
+            f"| {row['model']} | {fmt(row['fp32_miou'])} | "
+            f"{fmt(row['int8_miou'])} | {fmt(row['miou_drop'])} | "
+            f"{row['int8_max_rel_diff']:.1e} | "
+            f"{100 * row['int8_agreement']:.1f}% | "
+            f"{fmt(row['fp32_latency_ms'], 1)} | "
+            f"{fmt(row['int8_latency_ms'], 1)} | "
+            f"{'-' if speedup is None else f'x{speedup:.2f}'} |")
+    return lines + ['']
+
+
 def training_section(report: dict) -> List[str]:
     seg = report['training']['segmentation']
     cls = report['training']['classification']
@@ -152,7 +189,9 @@ def markdown(report: dict) -> str:
     lines = ['# repseg demo report', '',
              'PSPNet-RepVGG-A0 trained with multi-branch RepVGG blocks on the '
              'built-in Cityscapes-format demo data, then fused into a plain '
-             f"VGG-style network. Generated {report['generated']} by "
+             'VGG-style network; PSPNet-QARepVGG-A0 trained the same way, '
+             'and both quantized to INT8. Generated '
+             f"{report['generated']} by "
              '`python tools/run_demo.py`.', '']
     if report['quick']:
         lines += ['**Quick run (`--quick`): the schedules are cut to a few '
@@ -165,6 +204,7 @@ def markdown(report: dict) -> str:
               + ', '.join(report['samples']) + '.', '',
               '![samples](samples.png)', '']
     lines += inference_section(report)
+    lines += quantization_section(report)
     lines += per_class_section(report)
     lines += steps_section(report)
     lines += ['## How it was made', '', '```bash']
@@ -189,4 +229,9 @@ def summary(report: dict) -> str:
         lines.append(f"tools/infer.py on the {key} ({row['backend']}): "
                      f"{fmt(row['median_latency_ms'], 1)} ms median, "
                      f"{fmt(row['fps'], 1)} FPS end to end")
+    for row in report.get('quantization', []):
+        lines.append(f"{row['model']} FP32 / INT8: mIoU "
+                     f"{fmt(row['fp32_miou'])} / {fmt(row['int8_miou'])}, "
+                     f"{fmt(row['fp32_latency_ms'], 1)} / "
+                     f"{fmt(row['int8_latency_ms'], 1)} ms median")
     return '\n'.join(lines)
