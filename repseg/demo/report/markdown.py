@@ -127,8 +127,9 @@ def quantization_section(report: dict) -> List[str]:
              'images), both ONNX files evaluated on the demo val set with the '
              'same metric. Logit diff: the largest INT8-vs-FP32 logit '
              'difference over the largest FP32 logit; agreement: the share '
-             'of pixels where both pick the same class (both on the '
-             'calibration images). Latency: tools/infer.py\'s median per '
+             'of output positions (the decode head\'s logits) where both '
+             'pick the same class (both on the calibration images). '
+             'Latency: tools/infer.py\'s median per '
              f"val image ({first['backend']}, {first['device']}, "
              f"{first['threads']} threads); FP32 and INT8 are consecutive "
              'runs on the same machine, not interleaved, so a change of load '
