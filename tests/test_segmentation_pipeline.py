@@ -20,6 +20,7 @@ from repseg.engine.loops import fused_copy
 ROOT = Path(__file__).resolve().parents[1]
 train_tool = load_tool('train')
 test_tool = load_tool('test')
+infer_tool = load_tool('infer')
 
 
 def last_val_miou(work_dir):
@@ -123,6 +124,19 @@ def test_test_tool_reports_outputs_and_agrees_with_cityscapesscripts(
         fused['mIoU'], abs=0.01)
     assert len(list(show.rglob('*.png'))) == len(images)
     assert not list(tmp_path.glob('.*partial*'))
+
+    # tools/infer.py on the same images writes the same labelIds.
+    import numpy as np
+    from PIL import Image
+    infer_tool.main([config.as_posix(), checkpoint,
+                     str(demo_cityscapes / 'leftImg8bit' / 'val'),
+                     '--out', str(tmp_path / 'infer')])
+    for image in images:
+        ours = np.array(Image.open(
+            tmp_path / 'infer' / 'labels' / image.parent.name / image.name))
+        theirs = np.array(Image.open(out / image.name))
+        assert ours.shape == theirs.shape
+        assert (ours == theirs).mean() >= 0.999
 
 
 def test_resume_after_kill(demo_cityscapes, tmp_path):
