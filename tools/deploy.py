@@ -23,7 +23,8 @@ import sys
 
 from repseg.apis import CheckpointMismatch, ConfigError, DeployError, deploy
 from repseg.apis.deploy import ENGINE_FILES
-from repseg.backends import BackendNotAvailable, InputShapeMismatch
+from repseg.backends import (BackendNotAvailable, EngineError,
+                             InputShapeMismatch)
 from repseg.checkpoint import CheckpointError
 from repseg.cli import positive_int
 from repseg.equivalence import OutputMismatch
@@ -61,8 +62,8 @@ def main(argv=None):
         report = deploy(args.config, args.checkpoint, args.out_dir,
                         args.shape, args.backend, args.fp16)
     except (BackendNotAvailable, CheckpointError, CheckpointMismatch,
-            ConfigError, DeployError, ExportError, InputShapeMismatch,
-            OutputMismatch) as err:
+            ConfigError, DeployError, EngineError, ExportError,
+            InputShapeMismatch, OutputMismatch) as err:
         sys.exit(f'deploy.py: {err}')
     before, after = report.before, report.after
     print(f'fused vs trained: max |diff| {report.max_abs_diff:.3e} '

@@ -23,7 +23,7 @@ import torch
 
 from repseg.apis import (CheckpointMismatch, ConfigError, InputError,
                          RepSegInferencer, init_model, run_inference)
-from repseg.backends import (BACKENDS, BackendNotAvailable,
+from repseg.backends import (BACKENDS, BackendNotAvailable, EngineError,
                              InputShapeMismatch, backend_for_file)
 from repseg.checkpoint import CheckpointError
 from repseg.cli import doc_parser, fraction, positive_int
@@ -80,7 +80,7 @@ def main(argv=None):
         summary = run_inference(inferencer, args.input, args.out,
                                 args.save_labels, args.max_frames)
     except (BackendNotAvailable, CheckpointError, CheckpointMismatch,
-            ConfigError, InputError, InputShapeMismatch) as err:
+            ConfigError, EngineError, InputError, InputShapeMismatch) as err:
         sys.exit(f'infer.py: {err}')
     print('\n'.join(summary.lines()))
     if args.out:

@@ -24,8 +24,8 @@ from mmengine.dist import is_main_process
 from mmengine.runner import Runner
 
 from repseg.apis import ConfigError  # noqa: F401  (registers EngineModel)
-from repseg.backends import (BackendNotAvailable, InputShapeMismatch,
-                             backend_for_file)
+from repseg.backends import (BackendNotAvailable, EngineError,
+                             InputShapeMismatch, backend_for_file)
 from repseg.checkpoint import CheckpointError
 from repseg.models.backbones import BlockTypeMismatch, DeployFormMismatch
 from repseg.cli import add_runner_args, load_config
@@ -147,7 +147,8 @@ def main(argv=None):
         runner = Runner.from_cfg(cfg)
         metrics = runner.test()
     except (BackendNotAvailable, BlockTypeMismatch, CheckpointError,
-            ConfigError, DeployFormMismatch, InputShapeMismatch) as err:
+            ConfigError, DeployFormMismatch, EngineError,
+            InputShapeMismatch) as err:
         clear_staging(args)
         raise SystemExit(f'test.py: {err}') from err
     except BaseException:

@@ -2,8 +2,8 @@
 PyTorch's own graph runtimes."""
 from typing import Dict, Optional, Type
 
-from .base import (Backend, BackendNotAvailable, InputShapeMismatch,
-                   check_input_shape)
+from .base import (Backend, BackendNotAvailable, EngineError,
+                   InputShapeMismatch, check_input_shape)
 from .ncnn import NcnnBackend
 from .onnxruntime import OnnxRuntimeBackend
 from .pytorch import compile_module, trace_and_freeze
@@ -36,7 +36,7 @@ def load_backend(name: str, path: str, num_threads: int) -> Backend:
 
 
 __all__ = [
-    'BACKENDS', 'Backend', 'BackendNotAvailable', 'NcnnBackend',
+    'BACKENDS', 'Backend', 'BackendNotAvailable', 'EngineError', 'NcnnBackend',
     'OnnxRuntimeBackend',
     'InputShapeMismatch', 'backend_for_file', 'check_input_shape',
     'compile_module', 'load_backend', 'trace_and_freeze'

@@ -9,6 +9,10 @@ class BackendNotAvailable(ImportError):
     """The engine a backend needs is not installed."""
 
 
+class EngineError(RuntimeError):
+    """An engine that cannot load or run an exported file."""
+
+
 class Backend(metaclass=ABCMeta):
     """An exported model loaded into an engine, called like the module it
     was exported from: an image batch in, a tuple of tensors out.

@@ -7,7 +7,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .base import Backend, BackendNotAvailable, check_input_shape
+from .base import (Backend, BackendNotAvailable, EngineError,
+                   check_input_shape)
 
 
 def input_shape(param_path: str) -> Tuple[Optional[int], ...]:
@@ -65,8 +66,9 @@ class NcnnBackend(Backend):
         opt.use_winograd_convolution = True
         if net.load_param(self.path) != 0 or net.load_model(
                 self.path[:-len('.param')] + '.bin') != 0:
-            raise ValueError(f'{self.path}: ncnn cannot load it (or the '
-                             '.bin beside it)')
+            raise EngineError(f'{self.path}: ncnn cannot load it (or the '
+                              '.bin beside it): a layer pnnx wrote that '
+                              'this ncnn does not have?')
         self.net = net
         self.outputs = output_blobs(self.path)
         self.input_shape = input_shape(self.path)
@@ -78,7 +80,7 @@ class NcnnBackend(Backend):
         for name in self.outputs:
             ret, out = extractor.extract(name)
             if ret != 0:
-                raise RuntimeError(f'{self.path}: ncnn failed on {name}')
+                raise EngineError(f'{self.path}: ncnn failed on {name}')
             results.append(np.array(out))
         return tuple(results)
 
