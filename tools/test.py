@@ -71,9 +71,6 @@ def build_config(args) -> Config:
         if args.no_reparam:
             raise SystemExit('test.py: --no-reparam: an exported model has '
                              'only its inference form')
-        if not osp.isfile(args.checkpoint):
-            raise SystemExit(f'test.py: {args.checkpoint} is not an exported '
-                             'model file: there is no such file')
         # The engine runs the network; the exported file is the model, and
         # a copy of it cannot be fused again (the plain TestLoop).
         cfg.model = dict(type='EngineModel', model=cfg.model,

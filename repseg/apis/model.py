@@ -12,7 +12,6 @@ from mmengine.utils import import_modules_from_strings
 from torch import nn
 
 from ..backends import backend_for_file, load_backend
-from ..checkpoint import MissingCheckpointError
 from ..engine.config import read_config
 from ..models.backbones import DeployFormMismatch
 from ..models.fusion import to_inference_form
@@ -168,9 +167,6 @@ def load_engine_model(cfg: Config, engine: str, path: str,
     if torch.device(device).type != 'cpu':
         raise ValueError(f'{path}: the {engine} backend runs on the CPU '
                          f'here, not on {device}')
-    if not os.path.isfile(path):
-        raise MissingCheckpointError(f'{path} is not an exported model '
-                                     'file: there is no such file')
     backend = load_backend(engine, path, torch.get_num_threads())
     model = engine_model(cfg, backend)
     model.dataset_meta = config_dataset_meta(cfg)

@@ -1,6 +1,9 @@
 """Deployment engines that run exported models (``Backend``), by name, and
 PyTorch's own graph runtimes."""
+import os
 from typing import Dict, Optional, Type
+
+from ..checkpoint import MissingCheckpointError
 
 from .base import (Backend, BackendNotAvailable, EngineError,
                    InputShapeMismatch, check_input_shape)
@@ -32,6 +35,9 @@ def load_backend(name: str, path: str, num_threads: int) -> Backend:
     if not str(path).endswith(BACKENDS[name].suffix):
         raise ValueError(f'{path}: the {name} backend loads '
                          f'{BACKENDS[name].suffix} files')
+    if not os.path.isfile(path):
+        raise MissingCheckpointError(f'{path} is not an exported model '
+                                     'file: there is no such file')
     return BACKENDS[name](path, num_threads)
 
 
