@@ -36,7 +36,8 @@ setup(
     extras_require={
         'tests': ['pytest>=7'],
         'onnx': ['onnx', 'onnxruntime', 'onnxscript'],
-        # ncnn, and pnnx, which converts TorchScript traces to it.
-        'deploy': ['ncnn', 'pnnx'],
+        # ncnn, and pnnx, which converts TorchScript traces to it; OpenVINO,
+        # whose IR is converted from the ONNX export (the onnx extra).
+        'deploy': ['ncnn', 'pnnx', 'openvino'],
     },
 )

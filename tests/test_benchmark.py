@@ -49,6 +49,8 @@ def tiny_builder(batch=2, size=(32, 32), **kwargs):
     ('fused+jit+cl+wino4', 'fused', ('wino4', 'cl'), 'jit',
      'fused+wino4+cl+jit'),
     ('onnx', 'fused', (), 'onnx', 'fused+onnx'),
+    ('fused+openvino+psp', 'fused', ('psp', ), 'openvino',
+     'fused+psp+openvino'),
     ('unfused+psp+compile', 'unfused', ('psp', ), 'compile',
      'unfused+psp+compile'),
 ])
@@ -259,7 +261,8 @@ def test_tool_times_a_classifier_config(tmp_path):
 
 
 @pytest.mark.parametrize('engine, packages', [
-    ('onnx', ['onnxruntime']), ('ncnn', ['ncnn', 'pnnx'])])
+    ('onnx', ['onnxruntime']), ('ncnn', ['ncnn', 'pnnx']),
+    ('openvino', ['openvino', 'onnxscript'])])
 def test_engine_rows(tiny_config, engine, packages):
     for package in packages:
         pytest.importorskip(package)

@@ -8,18 +8,22 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from test_results import benchmark_dict, deploy_dict, evaluation_dict
+from mmengine.config import Config
+from test_results import (benchmark_dict, deploy_dict, evaluation_dict,
+                          row_dict)
 
 from repseg.datasets.cityscapes import (IGNORE_INDEX, label_id_to_train_id,
                                         train_id_colours_bgr)
-from repseg.demo.pipeline import MARKER, Demo
+from repseg.demo.pipeline import MARKER, Demo, final_checkpoint
 from repseg.demo.report import (QuantizationFiles, ReportInputs,
                                 build_report, summary)
+from repseg.demo.report.figures import fastest_fused_row
 from repseg.demo.report.logs import read_scalars, training_curves
+from repseg.demo.report.plots import speed_accuracy_points
 from repseg.demo.steps import (STEP_SECONDS, DemoError, Step, StepFailed,
                                read_step_seconds, run_steps)
 from repseg.equivalence import TOLERANCE
-from repseg.results import ReportFormatError
+from repseg.results import BenchmarkReport, ReportFormatError
 
 REPO = Path(__file__).resolve().parents[1]
 STEMS = ('aachen_000000_000019', 'bremen_000000_000019',
@@ -34,19 +38,52 @@ def write_run(work_dir, timestamp, lines, resume=False):
         ''.join(json.dumps(line) + '\n' for line in lines))
 
 
+# Every model in every mode the demo times: PSPNet-RepVGG-A0 is fastest
+# on ONNX Runtime, PSPNet-R-18 on ncnn, and unfused rows are left out of
+# "fastest" even when quicker (A0's unfused row beats its eager fused one).
+BENCHMARK_ROWS = [
+    row_dict(mode='unfused', median_ms=40.0, images_per_s=25.0, speedup=1.0),
+    row_dict(mode='fused', median_ms=45.0, images_per_s=22.2,
+             speedup=0.89),
+    row_dict(mode='fused+onnx', median_ms=20.0, images_per_s=50.0,
+             speedup=2.0),
+    row_dict(mode='fused+ncnn', median_ms=25.0, images_per_s=40.0,
+             speedup=1.6),
+    row_dict('pspnet_r18_demo', 'unfused', median_ms=28.0, images_per_s=35.7,
+             speedup=1.43),
+    row_dict('pspnet_r18_demo', 'fused'),  # 31.3 ms
+    row_dict('pspnet_r18_demo', 'fused+onnx', median_ms=32.0,
+             images_per_s=31.2, speedup=1.25),
+    row_dict('pspnet_r18_demo', 'fused+ncnn', median_ms=30.0,
+             images_per_s=33.3, speedup=1.33),
+]
+# The fused evaluations of the two segmentors trained from scratch.
+SCRATCH_EVALUATION = evaluation_dict(
+    12.0, config='/abs/pspnet_repvgg_a0_demo_scratch.py',
+    checkpoint='/abs/iter_4.pth', mAcc=20.0, aAcc=65.0,
+    per_class=dict(road=1.0, sidewalk=5.0, sky=8.0))
+R18_EVALUATION = evaluation_dict(
+    14.5, config='/abs/pspnet_r18_demo.py', checkpoint='/abs/iter_4.pth',
+    mAcc=22.5, aAcc=68.25, per_class=dict(road=2.0, sidewalk=7.5, sky=9.0))
+
+
 def make_work_dir(root):
     """The files the demo's steps leave, small and hand-made."""
     write_run(root / 'cls', '20240101_000000',
               [dict(loss=2.3, step=1), dict(loss=2.0, step=2),
                {'accuracy/top1': 40.0, 'step': 1}])
-    write_run(root / 'seg', '20240101_000000',
-              [dict(loss=3.0, step=2), dict(loss=2.5, step=4),
-               dict(mIoU=5.5, step=4)])
+    for name, miou in (('seg', 5.5), ('seg_scratch', 3.0), ('seg_r18', 4.0)):
+        write_run(root / name, '20240101_000000',
+                  [dict(loss=3.0, step=2), dict(loss=2.5, step=4),
+                   dict(mIoU=miou, step=4)])
     for name, data in (('deploy.json', deploy_dict()),
                        ('test_fused.json', evaluation_dict()),
                        ('test_multibranch.json',
                         evaluation_dict(reparameterized=False)),
-                       ('benchmark.json', benchmark_dict())):
+                       ('test_scratch.json', SCRATCH_EVALUATION),
+                       ('test_r18.json', R18_EVALUATION),
+                       ('benchmark.json',
+                        benchmark_dict(rows=BENCHMARK_ROWS))):
         (root / name).write_text(json.dumps(data))
     rng = np.random.default_rng(0)
     for stem in STEMS:
@@ -74,9 +111,12 @@ def make_work_dir(root):
                     for label, key, figures in QUANTIZATION}
     return ReportInputs(
         work_dir=root, cls_work_dir=root / 'cls', seg_work_dir=root / 'seg',
+        scratch_work_dir=root / 'seg_scratch', r18_work_dir=root / 'seg_r18',
         deploy_json=root / 'deploy.json',
         fused_report=root / 'test_fused.json',
         multibranch_report=root / 'test_multibranch.json',
+        scratch_report=root / 'test_scratch.json',
+        r18_report=root / 'test_r18.json',
         benchmark_json=root / 'benchmark.json',
         predictions_dir=root / 'predictions', data_root=root / 'data',
         commands=['python tools/train.py x.py'],
@@ -171,7 +211,7 @@ def test_build_report_writes_every_file(tmp_path):
     assert f'the tool fails above {TOLERANCE:g})' in markdown
     assert '| pspnet_r18_demo | fused | 31.3 | 29.5 | 31.9 | x1.36 |' \
         in markdown
-    assert '| sidewalk | 10.00 | 10.00 |' in markdown
+    assert '| sidewalk | 10.00 | 10.00 | 5.00 | 7.50 |' in markdown
     assert '| train | 12 |' in markdown and '| make data | - |' in markdown
     assert '| total | 12 |' in markdown
     for image in ('speed_vs_accuracy.png', 'training_curves.png',
@@ -179,6 +219,101 @@ def test_build_report_writes_every_file(tmp_path):
         assert f'({image})' in markdown
     assert 'python tools/train.py x.py' in markdown
     assert 'mIoU fused 17.28, multi-branch 17.28 (agree)' in summary(report)
+
+
+def test_report_compares_pretraining_and_the_r18_baseline(tmp_path):
+    """Each trained segmentor, fused, with its network's fastest fused
+    row; the pretraining gain and the latency ratio; the plot's points and
+    the training curves of the three runs."""
+    report = build_report(make_work_dir(tmp_path))
+    pretrained, scratch, r18 = report['comparison']
+    assert (pretrained['model'], pretrained['init']) == (
+        'PSPNet-RepVGG-A0', 'pretrained')
+    assert pretrained['metrics'] == dict(mIoU=17.28, mAcc=25.0, aAcc=70.5)
+    assert scratch['metrics'] == dict(mIoU=12.0, mAcc=20.0, aAcc=65.0)
+    assert r18['per_class'] == dict(road=2.0, sidewalk=7.5, sky=9.0)
+    # Both A0 runs are one network, timed once.
+    assert pretrained['timed_by'] == scratch['timed_by']
+    assert [(row['timed_by']['name'], row['timed_by']['mode'],
+             row['timed_by']['latency_ms'], row['timed_by']['images_per_s'])
+            for row in (pretrained, r18)] == [
+        ('pspnet_repvgg_a0_demo', 'fused+onnx', 20.0, 50.0),
+        ('pspnet_r18_demo', 'fused+ncnn', 30.0, 33.3)]
+    assert report['pretraining_gain'] == 5.28
+    assert report['r18_latency_ratio'] == 1.5
+
+    markdown = (tmp_path / 'report.md').read_text()
+    assert (markdown.index('## Accuracy') <
+            markdown.index('## Pretraining and the ResNet-18 baseline') <
+            markdown.index('## Equivalence'))
+    assert ('| model | initialized | fused mIoU | mAcc | aAcc | fastest path '
+            '| latency (ms) | images/s |') in markdown
+    assert ('| PSPNet-RepVGG-A0 | pretrained | 17.28 | 25.00 | 70.50 | '
+            'fused+onnx | 20.0 | 50.0 |') in markdown
+    assert ('| PSPNet-RepVGG-A0 | from scratch | 12.00 | 20.00 | 65.00 | '
+            'fused+onnx | 20.0 | 50.0 |') in markdown
+    assert ('| PSPNet-R-18 | from scratch | 14.50 | 22.50 | 68.25 | '
+            'fused+ncnn | 30.0 | 33.3 |') in markdown
+    assert ("checkpoint reaches 17.28 mIoU, from scratch on the same "
+            'schedule 12.00: +5.28 mIoU points.') in markdown
+    assert ("its latency is x1.50 PSPNet-RepVGG-A0's (30.0 ms, fused+ncnn, "
+            'against 20.0 ms, fused+onnx).') in markdown
+    assert 'untrained' not in markdown
+    lines = summary(report)
+    assert 'PSPNet-R-18 (from scratch): mIoU 14.50, fastest fused+ncnn ' \
+        '30.0 ms' in lines
+    assert 'pretraining: +5.28 mIoU points' in lines
+
+    # The three trained models at their fastest fused rows, and the
+    # multi-branch A0 at its unfused row (the arrow's start).
+    assert [(p['label'], p['images_per_s'], p['mIoU'])
+            for p in speed_accuracy_points(report)] == [
+        ('PSPNet-RepVGG-A0, pretrained (fused+onnx)', 50.0, 17.28),
+        ('PSPNet-RepVGG-A0, from scratch (fused+onnx)', 50.0, 12.0),
+        ('PSPNet-R-18, from scratch (fused+ncnn)', 33.3, 14.5),
+        ('PSPNet-RepVGG-A0, pretrained, multi-branch (unfused)', 25.0,
+         17.28)]
+    assert report['training']['compared_val_miou'] == {
+        'PSPNet-RepVGG-A0, pretrained': [[4, 5.5]],
+        'PSPNet-RepVGG-A0, from scratch': [[4, 3.0]],
+        'PSPNet-R-18, from scratch': [[4, 4.0]]}
+
+
+def test_fastest_fused_row_is_picked_per_model():
+    """The lowest median among a model's fused rows ('fused' and
+    'fused+<engine>'): not a quicker unfused row, not another model's."""
+    benchmark = BenchmarkReport.from_dict(benchmark_dict(rows=[
+        row_dict(mode='unfused', median_ms=5.0),
+        row_dict(mode='fused', median_ms=12.0),
+        row_dict(mode='fused+ncnn', median_ms=9.0),
+        row_dict(mode='fused+onnx', median_ms=10.0),
+        row_dict('pspnet_r18_demo', 'fused+ncnn', median_ms=1.0),
+        row_dict('pspnet_r18_demo', 'fused', median_ms=3.0)]))
+    assert fastest_fused_row(benchmark, 'pspnet_repvgg_a0_demo').row == \
+        'pspnet_repvgg_a0_demo:fused+ncnn'
+    assert fastest_fused_row(benchmark, 'pspnet_r18_demo').row == \
+        'pspnet_r18_demo:fused+ncnn'
+    assert fastest_fused_row(benchmark, 'other') is None
+
+
+def test_report_names_a_missing_evaluation(tmp_path):
+    inputs = make_work_dir(tmp_path)
+    inputs.r18_report.unlink()
+    with pytest.raises(ReportFormatError,
+                       match=re.escape(str(inputs.r18_report))):
+        build_report(inputs)
+
+
+def test_report_names_a_benchmark_without_a_fused_row(tmp_path):
+    inputs = make_work_dir(tmp_path)
+    inputs.benchmark_json.write_text(json.dumps(benchmark_dict(rows=[
+        row for row in BENCHMARK_ROWS
+        if not (row['model'] == 'pspnet_r18_demo'
+                and row['mode'].startswith('fused'))])))
+    with pytest.raises(ReportFormatError, match=re.escape(
+            str(inputs.benchmark_json)) + ".*no fused row of "
+            r"\['pspnet_r18_demo'\]"):
+        build_report(inputs)
 
 
 def test_report_shows_inference_and_the_video_strip(tmp_path):
@@ -476,9 +611,17 @@ QUICK_COMMANDS = [
     'python tools/train.py configs/demo/pspnet_repvgg_a0_demo.py '
     '--work-dir WORK/pspnet_repvgg_a0_demo --cfg-options '
     'train_cfg.max_iters=4 train_cfg.val_interval=4 '
-    'default_hooks.logger.interval=2 '
-    'model.backbone.init_cfg.checkpoint=WORK/repvgg_a0_demo_cls/epoch_1.pth'
-    ' val_dataloader.dataset.indices=4',
+    'default_hooks.logger.interval=2 val_dataloader.dataset.indices=4 '
+    'model.backbone.init_cfg.checkpoint=WORK/repvgg_a0_demo_cls/epoch_1.pth',
+    # The same cut, without a pretrained checkpoint.
+    'python tools/train.py configs/demo/pspnet_repvgg_a0_demo_scratch.py '
+    '--work-dir WORK/pspnet_repvgg_a0_demo_scratch --cfg-options '
+    'train_cfg.max_iters=4 train_cfg.val_interval=4 '
+    'default_hooks.logger.interval=2 val_dataloader.dataset.indices=4',
+    'python tools/train.py configs/demo/pspnet_r18_demo.py '
+    '--work-dir WORK/pspnet_r18_demo --cfg-options '
+    'train_cfg.max_iters=4 train_cfg.val_interval=4 '
+    'default_hooks.logger.interval=2 val_dataloader.dataset.indices=4',
     'python tools/deploy.py configs/demo/pspnet_repvgg_a0_demo.py '
     'WORK/pspnet_repvgg_a0_demo/iter_4.pth WORK/deploy --shape 128 256 '
     '--onnx',
@@ -490,9 +633,18 @@ QUICK_COMMANDS = [
     'WORK/pspnet_repvgg_a0_demo/iter_4.pth --no-reparam --report '
     'WORK/test_multibranch.json --work-dir WORK/logs/test_multibranch '
     '--cfg-options test_dataloader.dataset.indices=4',
+    'python tools/test.py configs/demo/pspnet_repvgg_a0_demo_scratch.py '
+    'WORK/pspnet_repvgg_a0_demo_scratch/iter_4.pth --report '
+    'WORK/test_scratch.json --work-dir WORK/logs/test_scratch '
+    '--cfg-options test_dataloader.dataset.indices=4',
+    'python tools/test.py configs/demo/pspnet_r18_demo.py '
+    'WORK/pspnet_r18_demo/iter_4.pth --report WORK/test_r18.json '
+    '--work-dir WORK/logs/test_r18 '
+    '--cfg-options test_dataloader.dataset.indices=4',
     'python tools/analysis_tools/benchmark.py '
     'configs/demo/pspnet_repvgg_a0_demo.py '
     'WORK/pspnet_repvgg_a0_demo/iter_4.pth --modes unfused fused '
+    'fused+onnx fused+ncnn '
     '--baselines configs/demo/pspnet_r18_demo.py --shape 128 256 '
     '--batch-size 1 --reference pspnet_repvgg_a0_demo:unfused --repeat 2 '
     '--warmup 1 --json WORK/benchmark.json',
@@ -504,16 +656,17 @@ QUICK_COMMANDS = [
     'python tools/train.py configs/demo/pspnet_qarepvgg_a0_demo.py '
     '--work-dir WORK/pspnet_qarepvgg_a0_demo --cfg-options '
     'train_cfg.max_iters=4 train_cfg.val_interval=4 '
-    'default_hooks.logger.interval=2 '
+    'default_hooks.logger.interval=2 val_dataloader.dataset.indices=4 '
     'model.backbone.init_cfg.checkpoint='
-    'WORK/qarepvgg_a0_demo_cls/epoch_1.pth'
-    ' val_dataloader.dataset.indices=4',
+    'WORK/qarepvgg_a0_demo_cls/epoch_1.pth',
 ] + quantize_commands(['WORK/pspnet_repvgg_a0_demo/iter_4.pth',
                        'WORK/pspnet_qarepvgg_a0_demo/iter_4.pth'], 2,
                       ' --cfg-options test_dataloader.dataset.indices=4')
 FULL_COMMANDS = QUICK_COMMANDS[:4] + [
     'python tools/train.py configs/demo/repvgg_a0_demo_cls.py',
     'python tools/train.py configs/demo/pspnet_repvgg_a0_demo.py',
+    'python tools/train.py configs/demo/pspnet_repvgg_a0_demo_scratch.py',
+    'python tools/train.py configs/demo/pspnet_r18_demo.py',
     'python tools/deploy.py configs/demo/pspnet_repvgg_a0_demo.py '
     'work_dirs/pspnet_repvgg_a0_demo/iter_300.pth WORK/deploy --shape 128 '
     '256 --onnx',
@@ -523,9 +676,16 @@ FULL_COMMANDS = QUICK_COMMANDS[:4] + [
     'python tools/test.py configs/demo/pspnet_repvgg_a0_demo.py '
     'work_dirs/pspnet_repvgg_a0_demo/iter_300.pth --no-reparam --report '
     'WORK/test_multibranch.json --work-dir WORK/logs/test_multibranch',
+    'python tools/test.py configs/demo/pspnet_repvgg_a0_demo_scratch.py '
+    'work_dirs/pspnet_repvgg_a0_demo_scratch/iter_300.pth --report '
+    'WORK/test_scratch.json --work-dir WORK/logs/test_scratch',
+    'python tools/test.py configs/demo/pspnet_r18_demo.py '
+    'work_dirs/pspnet_r18_demo/iter_300.pth --report WORK/test_r18.json '
+    '--work-dir WORK/logs/test_r18',
     'python tools/analysis_tools/benchmark.py '
     'configs/demo/pspnet_repvgg_a0_demo.py '
     'work_dirs/pspnet_repvgg_a0_demo/iter_300.pth --modes unfused fused '
+    'fused+onnx fused+ncnn '
     '--baselines configs/demo/pspnet_r18_demo.py --shape 128 256 '
     '--batch-size 1 --reference pspnet_repvgg_a0_demo:unfused --json '
     'WORK/benchmark.json',
@@ -535,6 +695,42 @@ FULL_COMMANDS = QUICK_COMMANDS[:4] + [
     'python tools/train.py configs/demo/pspnet_qarepvgg_a0_demo.py',
 ] + quantize_commands(['work_dirs/pspnet_repvgg_a0_demo/iter_300.pth',
                        'work_dirs/pspnet_qarepvgg_a0_demo/iter_300.pth'], 16)
+
+
+def test_final_checkpoints_follow_the_configs(tmp_path):
+    """The full schedule's final checkpoints are named from the configs'
+    schedules (epoch_<max_epochs>.pth, iter_<max_iters>.pth), in the
+    configs' work dirs; the quick one's from its cut."""
+    schedule = Demo(REPO, tmp_path / 'demo').schedule
+    work_dirs = REPO / 'work_dirs'
+    assert schedule.cls_checkpoint == \
+        work_dirs / 'repvgg_a0_demo_cls/epoch_24.pth'
+    assert schedule.qa_cls_checkpoint == \
+        work_dirs / 'qarepvgg_a0_demo_cls/epoch_24.pth'
+    assert schedule.scratch_checkpoint == \
+        work_dirs / 'pspnet_repvgg_a0_demo_scratch/iter_300.pth'
+    assert schedule.r18_checkpoint == \
+        work_dirs / 'pspnet_r18_demo/iter_300.pth'
+    # The segmentation config starts from the classifier's final one.
+    config = Config.fromfile(
+        str(REPO / 'configs/demo/pspnet_repvgg_a0_demo.py'),
+        import_custom_modules=False)
+    assert REPO / config.pretrained_checkpoint == schedule.cls_checkpoint
+    quick = Demo(REPO, tmp_path / 'quick', quick=True).schedule
+    assert quick.r18_checkpoint == \
+        tmp_path / 'quick/pspnet_r18_demo/iter_4.pth'
+    assert set(quick.train_work_dirs()) >= {
+        tmp_path / 'quick/pspnet_repvgg_a0_demo_scratch',
+        tmp_path / 'quick/pspnet_r18_demo'}
+
+
+def test_a_config_without_its_schedule_length_is_named(tmp_path):
+    config = tmp_path / 'configs/x.py'
+    config.parent.mkdir()
+    config.write_text('train_cfg = dict(val_interval=1)\n')
+    with pytest.raises(DemoError, match=r'configs/x\.py: no '
+                       r'train_cfg\.max_iters'):
+        final_checkpoint(tmp_path, 'configs/x.py', 'iter')
 
 
 def test_inference_steps_and_their_outputs(tmp_path):
@@ -598,7 +794,8 @@ def test_work_dir_rules(tmp_path):
     demo.prepare_work_dir(restart=False)
     assert json.loads((fresh / MARKER).read_text()) == dict(quick=True)
     for train_dir in (demo.schedule.cls_work_dir,
-                      demo.schedule.qa_seg_work_dir):
+                      demo.schedule.qa_seg_work_dir,
+                      demo.schedule.r18_work_dir):
         (train_dir / 'old.pth').parent.mkdir(parents=True)
         (train_dir / 'old.pth').touch()
     demo.prepare_work_dir(restart=True)

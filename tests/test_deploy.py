@@ -1,5 +1,6 @@
 """tools/deploy.py: fused checkpoint + config, verified; errors leave nothing."""
 import json
+import sys
 
 import pytest
 import torch
@@ -19,6 +20,17 @@ deploy_tool = load_tool('deploy')
 def trained_checkpoint(config, path, seed=0):
     """Save the config's model, with randomized BN statistics, as if trained."""
     return save_as_trained(config, path, seed)
+
+
+def deploy_tiny(tmp_path, out, *options):
+    """tools/deploy.py OPTIONS on the tiny config's model (as if trained,
+    written once into ``tmp_path``) at 64x96; the output folder."""
+    if not (tmp_path / 'trained.pth').exists():
+        config = write_tiny_seg_config(tmp_path / 'tiny.py', tmp_path)
+        trained_checkpoint(config, tmp_path / 'trained.pth')
+    deploy_tool.main([str(tmp_path / 'tiny.py'), str(tmp_path / 'trained.pth'),
+                      str(tmp_path / out), '--shape', '64', '96', *options])
+    return tmp_path / out
 
 
 @pytest.mark.parametrize('norm', ['BN', 'SyncBN'])
@@ -144,12 +156,7 @@ def test_ncnn_export_matches_pytorch_and_fp16_is_held_to_its_bound(
         tmp_path, capsys):
     pytest.importorskip('ncnn')
     pytest.importorskip('pnnx')
-    config = write_tiny_seg_config(tmp_path / 'tiny.py', tmp_path)
-    trained_checkpoint(config, tmp_path / 'trained.pth')
-    out_dir = tmp_path / 'deployed'
-    deploy_tool.main([str(config), str(tmp_path / 'trained.pth'),
-                      str(out_dir), '--shape', '64', '96', '--backend',
-                      'ncnn'])
+    out_dir = deploy_tiny(tmp_path, 'deployed', '--backend', 'ncnn')
     assert 'ncnn (deploy.ncnn.param, fp32) vs trained' in \
         capsys.readouterr().out
     assert {'deploy.ncnn.param', 'deploy.ncnn.bin'} <= {
@@ -161,9 +168,7 @@ def test_ncnn_export_matches_pytorch_and_fp16_is_held_to_its_bound(
     assert engine.backend.name == 'ncnn'
     assert engine.backend.input_shape == (None, 3, 64, 96)
 
-    half = tmp_path / 'half'
-    deploy_tool.main([str(config), str(tmp_path / 'trained.pth'), str(half),
-                      '--shape', '64', '96', '--backend', 'ncnn', '--fp16'])
+    half = deploy_tiny(tmp_path, 'half', '--backend', 'ncnn', '--fp16')
     printed = capsys.readouterr().out
     assert 'ncnn (deploy.ncnn.param, fp16) vs trained' in printed
     assert '(bound 0.01)' in printed
@@ -171,8 +176,50 @@ def test_ncnn_export_matches_pytorch_and_fp16_is_held_to_its_bound(
         (out_dir / 'deploy.ncnn.bin').stat().st_size
 
 
-def test_engine_exports_that_do_not_fit_are_refused(tmp_path, capsys,
-                                                   monkeypatch):
+def test_openvino_export_matches_pytorch_in_fp32(tmp_path, capsys):
+    pytest.importorskip('openvino')
+    pytest.importorskip('onnxscript')  # the IR is converted from ONNX
+    out_dir = deploy_tiny(tmp_path, 'deployed', '--backend', 'openvino')
+    printed = capsys.readouterr().out
+    assert 'openvino (deploy.xml, fp32) vs trained' in printed
+    assert 'deploy.xml' in printed.splitlines()[-1]
+    assert {'deploy.xml', 'deploy.bin'} <= {p.name for p in out_dir.iterdir()}
+    check = json.loads((out_dir / 'deploy.json').read_text())['engines'][
+        'openvino']
+    assert check['max_rel_diff'] <= 1e-4 and check['fp16'] is False
+    # As in ONNX: dynamic batch, image size fixed by the pyramid pooling.
+    assert check['dynamic_image_size'] is False
+    engine = init_model(out_dir / 'deploy.py', out_dir / 'deploy.xml')
+    assert engine.backend.name == 'openvino'
+    assert engine.backend.input_shape == (None, 3, 64, 96)
+    # fp32 weights in the IR, and fp32 compute (not the CPU's bf16 default).
+    import openvino
+    constants = {op.get_element_type().get_type_name() for op in
+                 openvino.Core().read_model(str(out_dir / 'deploy.xml'))
+                 .get_ops() if op.get_type_name() == 'Constant'}
+    assert 'f32' in constants and 'f16' not in constants
+    assert engine.backend.model.get_property(
+        'INFERENCE_PRECISION_HINT') == openvino.Type.f32
+    for batch in (1, 3):
+        out = engine.backend(torch.randn(batch, 3, 64, 96))[0]
+        assert out.shape == (batch, 19, 4, 6)
+
+
+def test_openvino_backend_errors_name_the_file(tmp_path, monkeypatch):
+    pytest.importorskip('openvino')
+    from repseg.backends import (BackendNotAvailable, EngineError,
+                                 OpenVinoBackend)
+    (tmp_path / 'broken.xml').write_text('<net></net>')
+    with pytest.raises(EngineError, match='broken.xml: OpenVINO cannot load '
+                       'it'):
+        OpenVinoBackend(str(tmp_path / 'broken.xml'), 1)
+    monkeypatch.setitem(sys.modules, 'openvino', None)
+    with pytest.raises(BackendNotAvailable, match='needs OpenVINO: pip '
+                       r'install -e \.\[deploy\]'):
+        OpenVinoBackend(str(tmp_path / 'broken.xml'), 1)
+
+
+def test_engine_exports_that_do_not_fit_are_refused(tmp_path, capsys):
     config = write_tiny_seg_config(tmp_path / 'tiny.py', tmp_path)
     trained_checkpoint(config, tmp_path / 'trained.pth')
     with pytest.raises(SystemExit):
@@ -183,18 +230,30 @@ def test_engine_exports_that_do_not_fit_are_refused(tmp_path, capsys,
         deploy_tool.main([str(config), str(tmp_path / 'trained.pth'),
                           str(tmp_path / 'b'), '--onnx', '--fp16',
                           '--shape', '32', '64'])
-    # An engine that computes something else is refused, nothing written.
-    pytest.importorskip('ncnn')
-    pytest.importorskip('pnnx')
-    import repseg.backends.ncnn as ncnn_backend
-    run_one = ncnn_backend.NcnnBackend._run_one
-    monkeypatch.setattr(ncnn_backend.NcnnBackend, '_run_one',
-                        lambda self, image: tuple(
-                            1.1 * out for out in run_one(self, image)))
-    with pytest.raises(SystemExit, match='the ncnn model differs from the '
-                       'trained model by .* nothing written'):
+    with pytest.raises(SystemExit, match='the OpenVINO export stays fp32'):
         deploy_tool.main([str(config), str(tmp_path / 'trained.pth'),
-                          str(tmp_path / 'c'), '--backend', 'ncnn',
+                          str(tmp_path / 'b'), '--backend', 'openvino',
+                          '--fp16', '--shape', '32', '64'])
+    assert {p.name for p in tmp_path.iterdir()} == {'tiny.py', 'trained.pth'}
+
+
+@pytest.mark.parametrize('engine, packages', [
+    ('ncnn', ['ncnn', 'pnnx']), ('openvino', ['openvino', 'onnxscript'])])
+def test_an_engine_that_computes_something_else_is_refused(
+        tmp_path, monkeypatch, engine, packages):
+    for package in packages:
+        pytest.importorskip(package)
+    from repseg.backends import BACKENDS
+    config = write_tiny_seg_config(tmp_path / 'tiny.py', tmp_path)
+    trained_checkpoint(config, tmp_path / 'trained.pth')
+    call = BACKENDS[engine].__call__
+    monkeypatch.setattr(BACKENDS[engine], '__call__',
+                        lambda self, inputs: tuple(
+                            1.1 * out for out in call(self, inputs)))
+    with pytest.raises(SystemExit, match=f'the {engine} model differs from '
+                       'the trained model by .* nothing written'):
+        deploy_tool.main([str(config), str(tmp_path / 'trained.pth'),
+                          str(tmp_path / 'c'), '--backend', engine,
                           '--shape', '32', '64'])
     assert {p.name for p in tmp_path.iterdir()} == {'tiny.py', 'trained.pth'}
 

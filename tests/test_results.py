@@ -165,16 +165,20 @@ def test_test_tool_writes_an_evaluation_report(tmp_path):
 
 # ---------------------------------------------------- reader: demo report
 def report_inputs(tmp_path, deploy=None, fused=None, multi=None,
-                  benchmark=None):
+                  benchmark=None, r18=None):
     return ReportInputs(
         work_dir=tmp_path, cls_work_dir=tmp_path / 'cls',
-        seg_work_dir=tmp_path / 'seg',
+        seg_work_dir=tmp_path / 'seg', scratch_work_dir=tmp_path / 'scratch',
+        r18_work_dir=tmp_path / 'r18',
         deploy_json=write(tmp_path / 'deploy.json', deploy or deploy_dict()),
         fused_report=write(tmp_path / 'test_fused.json',
                            fused or evaluation_dict()),
         multibranch_report=write(
             tmp_path / 'test_multibranch.json',
             multi or evaluation_dict(reparameterized=False)),
+        scratch_report=write(tmp_path / 'test_scratch.json',
+                             evaluation_dict(12.0)),
+        r18_report=write(tmp_path / 'test_r18.json', r18 or evaluation_dict()),
         benchmark_json=write(tmp_path / 'benchmark.json',
                              benchmark or benchmark_dict()),
         predictions_dir=tmp_path / 'predictions', data_root=tmp_path / 'data',
@@ -188,9 +192,10 @@ def test_demo_report_reads_each_kind(tmp_path):
     accuracy = figures['accuracy']
     assert accuracy['fused'] == dict(mIoU=17.28, mAcc=25.0, aAcc=70.5)
     assert accuracy['agree'] and accuracy['difference'] == 0
-    assert figures['per_class_iou'] == [['road', 0.0, 0.0],
-                                        ['sidewalk', 10.0, 10.0],
-                                        ['sky', 20.0, 20.0]]
+    # fused, multi-branch, from scratch, R-18
+    assert figures['per_class_iou'] == [['road', 0.0, 0.0, 0.0, 0.0],
+                                        ['sidewalk', 10.0, 10.0, 10.0, 10.0],
+                                        ['sky', 20.0, 20.0, 20.0, 20.0]]
     assert figures['equivalence']['max_abs_diff'] == 9.2e-06
     assert figures['equivalence']['after']['norms'] == 0
     assert figures['benchmark']['reference'] == \
@@ -222,6 +227,7 @@ def renamed(data, old, new):
      'mIoU'),
     ('multibranch', dict(multi=renamed(evaluation_dict(), 'per_class',
                                        'per_class_iou')), 'per_class'),
+    ('r18', dict(r18=renamed(evaluation_dict(), 'mAcc', 'macc')), 'mAcc'),
     ('benchmark', dict(benchmark=benchmark_dict(rows=[renamed(
         row_dict(), 'images_per_s', 'images_per_second')])),
      'images_per_s'),
@@ -230,7 +236,7 @@ def test_demo_report_fails_on_a_renamed_key(kind, changes, key, tmp_path):
     inputs = report_inputs(tmp_path, **changes)
     path = {'deploy': inputs.deploy_json, 'fused': inputs.fused_report,
             'multibranch': inputs.multibranch_report,
-            'benchmark': inputs.benchmark_json}[kind]
+            'r18': inputs.r18_report, 'benchmark': inputs.benchmark_json}[kind]
     with pytest.raises(ReportFormatError,
                        match=re.escape(str(path)) + '.*' + key):
         load_tool_reports(inputs)

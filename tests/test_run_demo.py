@@ -1,10 +1,12 @@
 """tools/run_demo.py --quick end to end, run as a user runs it (a
 subprocess), then run again to check that it reuses the finished steps.
 
-The slowest test module: it trains (RepVGG-A0 and QARepVGG-A0), deploys,
-evaluates, benchmarks and quantizes on cut schedules, and its first run
-also makes the demo datasets in data/ when they are missing. The report's parts and the step scheduler have fast tests
-of their own (test_demo_report.py, test_results.py).
+The slowest test module: it trains (PSPNet-RepVGG-A0 pretrained and from
+scratch, PSPNet-R-18 and the QARepVGG-A0 pair), deploys, evaluates,
+benchmarks and quantizes on cut schedules, and its first run also makes the
+demo datasets in data/ when they are missing. The report's parts and the
+step scheduler have fast tests of their own (test_demo_report.py,
+test_results.py).
 """
 import json
 import subprocess
@@ -19,10 +21,12 @@ from repseg.demo.report import MIOU_TOLERANCE
 from repseg.equivalence import TOLERANCE
 
 REPO = Path(__file__).resolve().parents[1]
-# 4 data steps (with the street video), 2 trainings, deploy, 2 tests,
+# 4 data steps (with the street video), 4 trainings (pretraining, PSPNet-
+# RepVGG-A0 pretrained and from scratch, PSPNet-R-18), deploy, 4 tests,
 # benchmark, 2 inference runs; the 2 QARepVGG-A0 trainings; per model,
 # quantize, 2 tests (FP32, INT8) and 2 latency runs
-STEP_COUNT = 12 + 2 + 2 * 5
+STEP_COUNT = 16 + 2 + 2 * 5
+BENCHMARK_MODES = ('unfused', 'fused', 'fused+onnx', 'fused+ncnn')
 QUANTIZED = (('RepVGG-A0', 'repvgg_a0'), ('QARepVGG-A0', 'qarepvgg_a0'))
 
 
@@ -92,13 +96,46 @@ def test_equivalence_figure(quick_demo):
 
 def test_benchmark_rows(quick_demo):
     rows = quick_demo['report']['benchmark']['rows']
-    # The RepVGG model and the ResNet-18 baseline, each unfused and fused.
+    # The RepVGG model and the ResNet-18 baseline, each unfused and fused,
+    # and fused on each engine.
     assert {(row['name'], row['mode']) for row in rows} == {
         (name, mode) for name in ('pspnet_repvgg_a0_demo', 'pspnet_r18_demo')
-        for mode in ('unfused', 'fused')}
+        for mode in BENCHMARK_MODES}
     for row in rows:
         assert row['latency_ms'] > 0 and row['images_per_s'] > 0
         assert f"| {row['name']} | {row['mode']} |" in quick_demo['markdown']
+
+
+def test_pretraining_and_baseline_comparison(quick_demo):
+    """The models trained from scratch, evaluated fused, each compared
+    model timed by its network's fastest fused row."""
+    work_dir, report = quick_demo['work_dir'], quick_demo['report']
+    for name in ('pspnet_repvgg_a0_demo_scratch', 'pspnet_r18_demo'):
+        assert (work_dir / name / 'iter_4.pth').is_file()
+    evaluations = [read_json(work_dir / f'test_{key}.json')
+                   for key in ('fused', 'scratch', 'r18')]
+    rows = report['comparison']
+    assert [(row['model'], row['init']) for row in rows] == [
+        ('PSPNet-RepVGG-A0', 'pretrained'),
+        ('PSPNet-RepVGG-A0', 'from scratch'),
+        ('PSPNet-R-18', 'from scratch')]
+    benchmark = report['benchmark']['rows']
+    for row, evaluation in zip(rows, evaluations):
+        assert evaluation['reparameterized'] is True
+        assert row['metrics']['mIoU'] == evaluation['mIoU']
+        timed = row['timed_by']
+        fused = [other['latency_ms'] for other in benchmark
+                 if other['name'] == timed['name']
+                 and other['mode'].startswith('fused')]
+        assert timed['latency_ms'] == min(fused)
+        assert (f"| {row['model']} | {row['init']} | "
+                f"{evaluation['mIoU']:.2f} |") in quick_demo['markdown']
+    assert report['pretraining_gain'] == round(
+        evaluations[0]['mIoU'] - evaluations[1]['mIoU'], 4)
+    assert list(report['training']['compared_val_miou'].values())[2][-1][0] \
+        == 4
+    assert '## Pretraining and the ResNet-18 baseline' in \
+        quick_demo['markdown']
 
 
 def test_plots_and_samples(quick_demo):
@@ -204,7 +241,9 @@ def test_failed_step_names_command_and_status(tmp_path):
     command and its exit status."""
     work_dir = tmp_path / 'demo'
     for path in ('repvgg_a0_demo_cls/epoch_1.pth',
-                 'pspnet_repvgg_a0_demo/iter_4.pth'):
+                 'pspnet_repvgg_a0_demo/iter_4.pth',
+                 'pspnet_repvgg_a0_demo_scratch/iter_4.pth',
+                 'pspnet_r18_demo/iter_4.pth'):
         (work_dir / path).parent.mkdir(parents=True)
         (work_dir / path).write_text('not a checkpoint')
     done, _ = run_demo('--quick', '--work-dir', work_dir)

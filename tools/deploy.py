@@ -1,7 +1,7 @@
 """Fuse a trained model into its inference form, and prove it equivalent.
 
     python tools/deploy.py CONFIG CKPT OUT_DIR [--shape H W]
-        [--backend onnxruntime ncnn] [--onnx] [--fp16]
+        [--backend onnxruntime ncnn openvino] [--onnx] [--fp16]
 
 Writes OUT_DIR/deploy.py (the config of the fused model: RepVGG backbone with
 deploy=True, heads with conv+BN folded), OUT_DIR/deploy.pth (its weights) and
@@ -15,8 +15,10 @@ image size where the file takes any): onnxruntime writes OUT_DIR/deploy.onnx
 (opset 18, dynamic batch; dynamic image size too unless the model pools to a
 fixed grid, as PSPNet's pyramid does; --onnx is short for --backend
 onnxruntime), ncnn writes OUT_DIR/deploy.ncnn.param and .bin (via pnnx, for
-the verification input's size). Engine weights stay fp32 unless --fp16
-(ncnn), which holds them to 1e-2 instead. See repseg.apis.deploy.
+the verification input's size), openvino writes OUT_DIR/deploy.xml and
+deploy.bin (OpenVINO IR, converted from that ONNX export: same dynamic
+dims). Engine weights stay fp32 unless --fp16 (ncnn), which holds them to
+1e-2 instead. See repseg.apis.deploy.
 """
 import argparse
 import sys

@@ -1,21 +1,22 @@
 """Segment your own images and videos.
 
     python tools/infer.py CONFIG CHECKPOINT INPUT [--out DIR]
-        [--backend pytorch|onnxruntime|ncnn] [--device cpu|cuda] [--fp16]
-        [--batch-size N] [--opacity A] [--threads N] [--save-labels]
+        [--backend pytorch|onnxruntime|ncnn|openvino] [--device cpu|cuda]
+        [--fp16] [--batch-size N] [--opacity A] [--threads N] [--save-labels]
         [--max-frames N] [--json FILE] [--show]
 
 CONFIG and CHECKPOINT: a training config and checkpoint (the model is fused
 first), or tools/deploy.py output (deploy.py with deploy.pth, or with
-deploy.onnx for ONNX Runtime, deploy.ncnn.param for ncnn). INPUT: an image, a
-folder (searched recursively), a glob ('photos/*.jpg', quoted), a video file or
-a camera index. For images, DIR gets labels/<relative path>.png (Cityscapes
-labelIds for Cityscapes models, the model's class indices otherwise) and
-overlays/<relative path>.png (the input's size); a classifier writes
-predictions.json (top-5). For a video, DIR gets <name>_overlay.<ext> (the
-input's frame rate and size) and, with --save-labels, <name>_labels/.
---json writes the summary (repseg.results.InferenceReport). A run with
-failed inputs lists them and exits with status 1.
+deploy.onnx for ONNX Runtime, deploy.ncnn.param for ncnn, deploy.xml for
+OpenVINO). INPUT: an image, a folder (searched recursively), a glob
+('photos/*.jpg', quoted), a video file or a camera index. For images, DIR
+gets labels/<relative path>.png (Cityscapes labelIds for Cityscapes models,
+the model's class indices otherwise) and overlays/<relative path>.png (the
+input's size); a classifier writes predictions.json (top-5). For a video,
+DIR gets <name>_overlay.<ext> (the input's frame rate and size) and, with
+--save-labels, <name>_labels/. --json writes the summary
+(repseg.results.InferenceReport). A run with failed inputs lists them and
+exits with status 1.
 """
 import sys
 

@@ -11,12 +11,16 @@ arguments as the README), streaming their output:
 2. RepVGG-A0 pretraining on the classification demo
    (tools/train.py configs/demo/repvgg_a0_demo_cls.py);
 3. PSPNet-RepVGG-A0 training on the Cityscapes-format demo from those weights
-   (tools/train.py configs/demo/pspnet_repvgg_a0_demo.py);
+   (tools/train.py configs/demo/pspnet_repvgg_a0_demo.py), and the same
+   schedule from random weights, of PSPNet-RepVGG-A0
+   (configs/demo/pspnet_repvgg_a0_demo_scratch.py) and of the PSPNet-R-18
+   baseline (configs/demo/pspnet_r18_demo.py);
 4. fusion into the inference form, checked equal, and its ONNX export at
    the test size (tools/deploy.py --onnx);
-5. evaluation of the fused and of the multi-branch model (tools/test.py);
-6. timing of the fused and multi-branch models and of a ResNet-18 PSPNet
-   (tools/analysis_tools/benchmark.py);
+5. evaluation of the fused and of the multi-branch model, and of the two
+   models trained from scratch, fused (tools/test.py);
+6. timing of the RepVGG-A0 and ResNet-18 PSPNets, multi-branch and fused,
+   in PyTorch, ONNX Runtime and ncnn (tools/analysis_tools/benchmark.py);
 7. the deployed model (ONNX Runtime) on the val images and on the street
    video (tools/infer.py), timed;
 8. QARepVGG-A0 pretraining and PSPNet-QARepVGG-A0 training, on the same
@@ -27,8 +31,8 @@ arguments as the README), streaming their output:
    (tools/test.py) and the latency of each on the val images
    (tools/infer.py, one run after the other);
 10. DIR/report.md (with plots, sample images, a strip of the segmented
-    video's frames, the measured FPS and the FP32 / INT8 table) and
-    DIR/report.json.
+    video's frames, the measured FPS, what pretraining adds and how
+    PSPNet-R-18 compares, and the FP32 / INT8 table) and DIR/report.json.
 
 A step whose output exists is skipped, so a second run only rebuilds the
 report; once a step has run, every later one runs again (its inputs
@@ -56,11 +60,13 @@ def parse_args(argv=None):
         'images and video and the report '
         'go (default: work_dirs/demo, with --quick work_dirs/demo_quick); '
         'the trainings use the configs\' work dirs (work_dirs/'
-        'repvgg_a0_demo_cls, work_dirs/pspnet_repvgg_a0_demo and their '
-        'qarepvgg_a0 counterparts), with --quick folders inside this one')
+        'repvgg_a0_demo_cls, work_dirs/pspnet_repvgg_a0_demo, their '
+        'qarepvgg_a0 counterparts, work_dirs/pspnet_repvgg_a0_demo_scratch '
+        'and work_dirs/pspnet_r18_demo), with --quick folders inside this '
+        'one')
     parser.add_argument(
         '--restart', action='store_true',
-        help='clear the work dir and the four training work dirs first and '
+        help='clear the work dir and the six training work dirs first and '
         'run every step (the demo datasets in data/ are kept)')
     parser.add_argument(
         '--quick', action='store_true',

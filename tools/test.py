@@ -5,12 +5,12 @@
                          [--cfg-options KEY=VALUE ...] [--launcher ...]
 
 CKPT may also be an exported model of tools/deploy.py or tools/quantize.py
-(deploy.onnx, deploy.ncnn.param, deploy.int8.onnx), evaluated in its engine
-with the same metric. --report writes the metrics as JSON (mIoU, mAcc, aAcc,
-per_class for segmentation; accuracy for classification), with reparameterized,
-config, checkpoint and backend. --out writes the predictions as Cityscapes
-labelId PNGs named after the inputs, for cityscapesscripts' official
-evaluation. --show-dir writes colour overlays of the predictions.
+(deploy.onnx, deploy.ncnn.param, deploy.xml, deploy.int8.onnx), evaluated in
+its engine with the same metric. --report writes the metrics as JSON (mIoU,
+mAcc, aAcc, per_class for segmentation; accuracy for classification), with
+reparameterized, config, checkpoint and backend. --out writes the predictions
+as Cityscapes labelId PNGs named after the inputs, for cityscapesscripts'
+official evaluation. --show-dir writes colour overlays of the predictions.
 """
 import argparse
 import json

@@ -7,9 +7,10 @@
 # head (128 channels) and the FCN auxiliary head (64) are mmseg's R-18 ones,
 # which is what the demo's RepVGG heads use too.
 #
-# tools/run_demo.py only times this model (untrained); it trains like the
-# demo with `python tools/train.py configs/demo/pspnet_r18_demo.py` (from
-# scratch: there is no pretrained backbone).
+# tools/run_demo.py trains it on the demo's schedule with `python
+# tools/train.py configs/demo/pspnet_r18_demo.py` (from scratch: there is no
+# pretrained backbone), evaluates it fused and times it (with random
+# weights: speed does not depend on them).
 _base_ = [
     'mmseg::_base_/models/pspnet_r50-d8.py',
     '../_base_/datasets/demo_cityscapes.py',
@@ -24,5 +25,11 @@ model = dict(
         strides=(1, 2, 2, 1),
         dilations=(1, 1, 1, 2),
         norm_cfg=norm_cfg),
-    decode_head=dict(in_channels=512, channels=128, norm_cfg=norm_cfg),
+    # The demo's hard example mining (configs/demo/pspnet_repvgg_a0_demo.py).
+    decode_head=dict(
+        in_channels=512,
+        channels=128,
+        norm_cfg=norm_cfg,
+        sampler=dict(type='OHEMPixelSampler', thresh=0.7,
+                     min_kept=20000)),
     auxiliary_head=dict(in_channels=256, channels=64, norm_cfg=norm_cfg))

@@ -1,24 +1,25 @@
 # RepVGG-A0 classification pretraining on the built-in demo dataset
-# (python tools/dataset_converters/make_demo_data.py imagenet data/demo_imagenet: 10 classes,
-# 600 training and 300 validation images of 80x80), 32x32 crops, on a 2-core
-# CPU: 570 iterations. Its time and accuracy are in README.md ("ImageNet
-# pretraining").
-# Its last checkpoint, work_dirs/repvgg_a0_demo_cls/epoch_30.pth, initialises
+# (python tools/dataset_converters/make_demo_data.py imagenet data/demo_imagenet:
+# windows of demo street scenes labelled with the 19 Cityscapes classes, 760
+# training and 285 validation images of 40x40), 32x32 crops, on a 2-core
+# CPU: 24 epochs of 24 iterations. Its time and accuracy are in README.md
+# ("ImageNet pretraining").
+# Its last checkpoint, work_dirs/repvgg_a0_demo_cls/epoch_24.pth, initialises
 # the backbone of the segmentation demo
 # (configs/demo/pspnet_repvgg_a0_demo.py).
 _base_ = '../imagenet/repvgg_a0_in1k.py'
 data_root = 'data/demo_imagenet'
 work_dir = 'work_dirs/repvgg_a0_demo_cls'
 crop_size = 32
-max_epochs = 30
-model = dict(num_classes=10)
+max_epochs = 24
+model = dict(num_classes=19)
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    # A milder minimum area than ImageNet's 8%: the 80 px images hold one
-    # object, which smaller crops would often miss.
+    # A milder minimum area than ImageNet's 8%: at least half of each
+    # image is its class, which smaller crops could miss.
     dict(type='RandomResizedCrop', scale=crop_size,
-         crop_ratio_range=(0.35, 1.0)),
+         crop_ratio_range=(0.5, 1.0)),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='PackClsInputs'),
 ]
@@ -43,18 +44,19 @@ val_dataloader = dict(
     dataset=dict(data_root=data_root, pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
-# The paper's 0.1 per 256 images would be 0.0125 for batch 32; 0.05 learned
-# faster but its loss blew up a few epochs in, and both this model and the
-# segmentation demo started from it ended less accurate; 0.02 trains
-# smoothly.
-optim_wrapper = dict(optimizer=dict(lr=0.02))
+# AdamW: in this short schedule it reached a higher val top-1 than SGD (lr
+# 0.02, momentum 0.9), and its backbone a higher segmentation mIoU.
+optim_wrapper = dict(
+    _delete_=True,
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=2e-3, weight_decay=0.01))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, begin=0, end=2, by_epoch=True,
          convert_to_iter_based=True),
     dict(type='CosineAnnealingLR', T_max=max_epochs - 2, eta_min=0, begin=2,
          end=max_epochs, by_epoch=True, convert_to_iter_based=True)
 ]
-train_cfg = dict(max_epochs=max_epochs, val_interval=10)
+train_cfg = dict(max_epochs=max_epochs, val_interval=12)
 default_hooks = dict(
     logger=dict(interval=10),
     checkpoint=dict(interval=max_epochs, max_keep_ckpts=1, save_best=None))

@@ -13,7 +13,8 @@ from ..backends import BACKENDS
 from ..engine.config import default_input_shape
 from ..equivalence import (FP16_TOLERANCE, TOLERANCE, max_abs_difference,
                            relative_difference)
-from ..export import export_model_ncnn, export_model_onnx
+from ..export import (export_model_ncnn, export_model_onnx,
+                      export_model_openvino)
 from ..fileio import atomic_output
 from ..models.fusion import InferenceFormReport, to_inference_form
 from ..models.tensor_forward import TensorForward
@@ -86,14 +87,24 @@ def check_equal(what: str, outputs: Sequence[Tensor],
 
 # Each engine's file in the deploy folder, and how it is exported; an
 # exporter returns whether the file takes any image size.
-ENGINE_FILES = {'onnxruntime': 'deploy.onnx', 'ncnn': 'deploy.ncnn.param'}
+ENGINE_FILES = {'onnxruntime': 'deploy.onnx', 'ncnn': 'deploy.ncnn.param',
+                'openvino': 'deploy.xml'}
+
+
+def _fp32_only(export: str, fp16: bool) -> None:
+    if fp16:
+        raise DeployError('--fp16 is for engines that store half-precision '
+                          f'weights (ncnn); the {export} export stays fp32')
 
 
 def _export_onnx(model, inputs, path, fp16: bool) -> bool:
-    if fp16:
-        raise DeployError('--fp16 is for engines that store half-precision '
-                          'weights (ncnn); the ONNX export stays fp32')
+    _fp32_only('ONNX', fp16)
     return export_model_onnx(model, inputs, path)
+
+
+def _export_openvino(model, inputs, path, fp16: bool) -> bool:
+    _fp32_only('OpenVINO', fp16)
+    return export_model_openvino(model, inputs, path)
 
 
 def _export_ncnn(model, inputs, path, fp16: bool) -> bool:
@@ -101,7 +112,8 @@ def _export_ncnn(model, inputs, path, fp16: bool) -> bool:
     return False  # pnnx bakes the traced size into the resize layers
 
 
-EXPORTERS = {'onnxruntime': _export_onnx, 'ncnn': _export_ncnn}
+EXPORTERS = {'onnxruntime': _export_onnx, 'ncnn': _export_ncnn,
+             'openvino': _export_openvino}
 
 
 def check_engine(engine: str, path: str, model: nn.Module, inputs: Tensor,
@@ -150,7 +162,8 @@ def deploy(config: ConfigType, checkpoint: str, out_dir: str,
     """Write ``out_dir`` with ``deploy.py`` (the config of the inference
     form), ``deploy.pth`` (its weights), ``deploy.json`` (the returned
     report) and each engine's file (``ENGINE_FILES``: ``deploy.onnx`` for
-    ``onnxruntime``, ``deploy.ncnn.param`` and ``.bin`` for ``ncnn``).
+    ``onnxruntime``, ``deploy.ncnn.param`` and ``.bin`` for ``ncnn``,
+    ``deploy.xml`` and ``.bin`` for ``openvino``).
 
     Before ``out_dir`` appears, the model is rebuilt from the written config
     and weights (strict loading) and compared with the trained model in eval

@@ -9,12 +9,13 @@ from .base import (Backend, BackendNotAvailable, EngineError,
                    InputShapeMismatch, check_input_shape)
 from .ncnn import NcnnBackend
 from .onnxruntime import OnnxRuntimeBackend
+from .openvino import OpenVinoBackend
 from .pytorch import compile_module, trace_and_freeze
 
 #: Every engine an exported model can run on, by ``Backend.name``.
 BACKENDS: Dict[str, Type[Backend]] = {
     backend.name: backend
-    for backend in (OnnxRuntimeBackend, NcnnBackend)
+    for backend in (OnnxRuntimeBackend, NcnnBackend, OpenVinoBackend)
 }
 
 
@@ -43,7 +44,7 @@ def load_backend(name: str, path: str, num_threads: int) -> Backend:
 
 __all__ = [
     'BACKENDS', 'Backend', 'BackendNotAvailable', 'EngineError', 'NcnnBackend',
-    'OnnxRuntimeBackend',
+    'OnnxRuntimeBackend', 'OpenVinoBackend',
     'InputShapeMismatch', 'backend_for_file', 'check_input_shape',
     'compile_module', 'load_backend', 'trace_and_freeze'
 ]

@@ -9,13 +9,14 @@
   by Winograd F(2x2, 3x3) / F(4x4, 3x3)), ``cl`` (channels-last memory format),
   and at most one runtime: ``jit`` (TorchScript, frozen, optimized for
   inference), ``compile`` (``torch.compile``, inductor with weight freezing),
-  ``onnx`` (ONNX Runtime, all graph optimizations) or ``ncnn`` (ncnn via pnnx,
-  its Winograd kernels on; one image at a time), the engines on the CPU in
-  fp32.
+  ``onnx`` (ONNX Runtime, all graph optimizations), ``ncnn`` (ncnn via pnnx,
+  its Winograd kernels on; one image at a time) or ``openvino`` (OpenVINO's
+  CPU plugin, the IR converted from the ONNX export, latency hint), the
+  engines on the CPU in fp32.
 
-Aliases: ``jit``, ``compile``, ``onnx`` mean ``fused+jit`` etc., and
-``fast`` means ``FAST_MODE``, the fastest CPU path for this project's
-segmentors at 512x1024 (README, Speed).
+Aliases: ``jit``, ``compile``, ``onnx``, ``ncnn``, ``openvino`` mean
+``fused+jit`` etc., and ``fast`` means ``FAST_MODE``, the fastest CPU path
+for this project's segmentors at 512x1024 (README, Speed).
 """
 from dataclasses import dataclass
 from typing import Tuple
@@ -23,12 +24,13 @@ from typing import Tuple
 FORMS = ('unfused', 'fused')
 REWRITES = ('psp', 's2b', 'wino2', 'wino4', 'cl')
 # Runtimes that run an exported file in a deployment engine (CPU, fp32).
-ENGINES = ('onnx', 'ncnn')
+ENGINES = ('onnx', 'ncnn', 'openvino')
 RUNTIMES = ('jit', 'compile') + ENGINES
 OPTIONS = REWRITES + RUNTIMES
 FAST_MODE = 'fused+psp+wino4+compile'
 ALIASES = {'jit': 'fused+jit', 'compile': 'fused+compile',
-           'onnx': 'fused+onnx', 'ncnn': 'fused+ncnn', 'fast': FAST_MODE}
+           'onnx': 'fused+onnx', 'ncnn': 'fused+ncnn',
+           'openvino': 'fused+openvino', 'fast': FAST_MODE}
 
 
 class BenchmarkError(ValueError):

@@ -10,9 +10,10 @@ import torch
 from torch import Tensor, nn
 
 from ..backends import (BackendNotAvailable, NcnnBackend,
-                        OnnxRuntimeBackend, compile_module, trace_and_freeze)
+                        OnnxRuntimeBackend, OpenVinoBackend, compile_module,
+                        trace_and_freeze)
 from ..equivalence import TOLERANCE, OutputMismatch, relative_difference
-from ..export import export_ncnn, export_onnx
+from ..export import export_ncnn, export_onnx, export_openvino
 from ..models.fusion import to_inference_form
 from ..rewrites import (factorize_psp_heads, to_channels_last,
                         use_space_to_batch, use_winograd)
@@ -55,7 +56,7 @@ class RowBuilder:
         device (str): ``'cpu'`` or ``'cuda'``.
         fp16 (bool): Run in half precision (``.half()``; CUDA only).
         channels_last (bool): Add the ``cl`` option to every mode.
-        workdir (str): Where ONNX files are written.
+        workdir (str): Where the engines' files are written.
     """
 
     def __init__(self, inputs: Tensor, device: str = 'cpu',
@@ -130,6 +131,9 @@ class RowBuilder:
         if mode.runtime == 'onnx':
             export_onnx(module, inputs, stem + '.onnx')
             return OnnxRuntimeBackend(stem + '.onnx', torch.get_num_threads())
+        if mode.runtime == 'openvino':
+            export_openvino(module, inputs, stem + '.xml')
+            return OpenVinoBackend(stem + '.xml', torch.get_num_threads())
         export_ncnn(module, inputs[:1], stem + '.ncnn.param')
         return NcnnBackend(stem + '.ncnn.param', torch.get_num_threads())
 

@@ -10,18 +10,26 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Union
+from typing import Dict, List, Optional, Union
+
+from mmengine.config import Config
 
 from repseg.fileio import atomic_output
+from .imagenet import MARKER as IMAGENET_MARKER
 from .report import QuantizationFiles, ReportInputs, build_report
 from .steps import DemoError, Step, read_step_seconds, run_steps, shown
 
 CLS_CONFIG = 'configs/demo/repvgg_a0_demo_cls.py'
 SEG_CONFIG = 'configs/demo/pspnet_repvgg_a0_demo.py'
+# SEG_CONFIG without the pretrained backbone: what pretraining adds.
+SCRATCH_CONFIG = 'configs/demo/pspnet_repvgg_a0_demo_scratch.py'
 QA_CLS_CONFIG = 'configs/demo/qarepvgg_a0_demo_cls.py'
 QA_SEG_CONFIG = 'configs/demo/pspnet_qarepvgg_a0_demo.py'
 BASELINE_CONFIG = 'configs/demo/pspnet_r18_demo.py'
 INPUT_SHAPE = ('128', '256')  # the demo's test size (H W)
+# Every model in its trained and fused form, and fused on each engine the
+# demo deploys to: the report times each trained model at its fastest.
+BENCHMARK_MODES = ('unfused', 'fused', 'fused+onnx', 'fused+ncnn')
 # Written into every work dir the demo uses: --restart clears only such a
 # folder, and a quick run never mixes with a full one.
 MARKER = '.run_demo.json'
@@ -41,9 +49,17 @@ class Schedule:
     qa_seg_work_dir: Path
     qa_cls_checkpoint: Path
     qa_seg_checkpoint: Path
+    # The segmentors trained from random weights on the same schedule:
+    # PSPNet-RepVGG-A0 (SCRATCH_CONFIG) and PSPNet-R-18 (BASELINE_CONFIG).
+    scratch_work_dir: Path
+    r18_work_dir: Path
+    scratch_checkpoint: Path
+    r18_checkpoint: Path
     cls_options: List[str] = field(default_factory=list)
     seg_options: List[str] = field(default_factory=list)
     qa_seg_options: List[str] = field(default_factory=list)
+    # Both from-scratch trainings' (no pretrained checkpoint to point at).
+    scratch_options: List[str] = field(default_factory=list)
     test_options: List[str] = field(default_factory=list)
     benchmark_options: List[str] = field(default_factory=list)
     # tools/quantize.py --calib-images: a third of the 48 demo training
@@ -54,7 +70,8 @@ class Schedule:
     def train_work_dirs(self) -> List[Path]:
         """Every training's work dir (what --restart clears)."""
         return [self.cls_work_dir, self.seg_work_dir, self.qa_cls_work_dir,
-                self.qa_seg_work_dir]
+                self.qa_seg_work_dir, self.scratch_work_dir,
+                self.r18_work_dir]
 
 
 @dataclass
@@ -89,6 +106,24 @@ def tool(name: str, *args) -> List[str]:
     return [f'tools/{name}.py'] + [str(arg) for arg in args]
 
 
+def final_checkpoint(repo: Path, config: str, unit: str) -> Path:
+    """Where ``tools/train.py config`` (run in ``repo``) leaves its last
+    checkpoint: ``{unit}_{train_cfg.max_{unit}s}.pth`` (``unit``: 'epoch' or
+    'iter') in the config's work dir. Read from the config, so that a
+    changed schedule cannot leave the later steps pointing at a missing
+    file."""
+    cfg = Config.fromfile(str(repo / config), import_custom_modules=False)
+    key = f'max_{unit}s'
+    count = (cfg.get('train_cfg') or {}).get(key)
+    if count is None:
+        raise DemoError(f'{config}: no train_cfg.{key}, which names the final '
+                        'checkpoint the demo goes on from')
+    # tools/train.py's rule: the config's work_dir, else
+    # work_dirs/<config name>.
+    work_dir = cfg.get('work_dir') or f'work_dirs/{Path(config).stem}'
+    return repo / work_dir / f'{unit}_{count}.pth'
+
+
 class Demo:
     """The demo of the repository checkout at ``repo``: its steps, in the
     work dir ``work_dir`` (default ``work_dirs/demo``, with ``quick``
@@ -113,34 +148,38 @@ class Demo:
 
     # ------------------------------------------------------------ schedules
     def full_schedule(self) -> Schedule:
-        # The configs' own work dirs and final checkpoints: 30 epochs
-        # (repvgg_a0_demo_cls.py sets work_dir), 300 iterations.
-        # The QARepVGG configs keep that schedule: their own work dirs
-        # (qarepvgg_a0_demo_cls.py sets it; the segmentation one is
-        # tools/train.py's default, work_dirs/<config name>).
-        cls_dir = self.repo / 'work_dirs/repvgg_a0_demo_cls'
-        seg_dir = self.repo / 'work_dirs/pspnet_repvgg_a0_demo'
-        qa_cls_dir = self.repo / 'work_dirs/qarepvgg_a0_demo_cls'
-        qa_seg_dir = self.repo / 'work_dirs/pspnet_qarepvgg_a0_demo'
-        return Schedule(cls_dir, seg_dir, cls_dir / 'epoch_30.pth',
-                        seg_dir / 'iter_300.pth', qa_cls_dir, qa_seg_dir,
-                        qa_cls_dir / 'epoch_30.pth',
-                        qa_seg_dir / 'iter_300.pth')
+        """The configs' own work dirs and schedules, and the final
+        checkpoints those schedules end with."""
+        cls, qa_cls = (final_checkpoint(self.repo, config, 'epoch')
+                       for config in (CLS_CONFIG, QA_CLS_CONFIG))
+        seg, qa_seg, scratch, r18 = (
+            final_checkpoint(self.repo, config, 'iter') for config in (
+                SEG_CONFIG, QA_SEG_CONFIG, SCRATCH_CONFIG, BASELINE_CONFIG))
+        return Schedule(
+            cls.parent, seg.parent, cls, seg, qa_cls.parent, qa_seg.parent,
+            qa_cls, qa_seg, scratch_work_dir=scratch.parent,
+            r18_work_dir=r18.parent, scratch_checkpoint=scratch,
+            r18_checkpoint=r18)
 
     def quick_schedule(self) -> Schedule:
         """One short pretraining epoch, 4 segmentation iterations and 4 val
         images, and 2 calibration images, in work dirs under the work dir,
-        for both model pairs."""
+        for both model pairs and both segmentors trained from scratch."""
         cls_dir = self.work_dir / 'repvgg_a0_demo_cls'
         seg_dir = self.work_dir / 'pspnet_repvgg_a0_demo'
         qa_cls_dir = self.work_dir / 'qarepvgg_a0_demo_cls'
         qa_seg_dir = self.work_dir / 'pspnet_qarepvgg_a0_demo'
+        scratch_dir = self.work_dir / 'pspnet_repvgg_a0_demo_scratch'
+        r18_dir = self.work_dir / 'pspnet_r18_demo'
         cls_checkpoint = cls_dir / 'epoch_1.pth'
         qa_cls_checkpoint = qa_cls_dir / 'epoch_1.pth'
         return Schedule(
             cls_dir, seg_dir, cls_checkpoint, seg_dir / 'iter_4.pth',
             qa_cls_dir, qa_seg_dir, qa_cls_checkpoint,
             qa_seg_dir / 'iter_4.pth',
+            scratch_work_dir=scratch_dir, r18_work_dir=r18_dir,
+            scratch_checkpoint=scratch_dir / 'iter_4.pth',
+            r18_checkpoint=r18_dir / 'iter_4.pth',
             cls_options=[
                 'train_cfg.max_epochs=1',
                 # 4 iterations of 32 images, validated on 100.
@@ -150,7 +189,8 @@ class Demo:
             ],
             seg_options=self.quick_seg_options(cls_checkpoint),
             qa_seg_options=self.quick_seg_options(qa_cls_checkpoint),
-            # Both evaluations on the same 4 val images (drawing the
+            scratch_options=self.quick_seg_options(),
+            # Every evaluation on the same 4 val images (drawing the
             # overlays of every val image is the slow part of a test).
             test_options=['--cfg-options',
                           'test_dataloader.dataset.indices=4'],
@@ -158,18 +198,23 @@ class Demo:
             calib_images=2,
             pass_work_dirs=True)
 
-    def quick_seg_options(self, cls_checkpoint: Path) -> List[str]:
-        """4 segmentation iterations from the quick ``cls_checkpoint``.
-        The segmentation config copies its ``pretrained_checkpoint`` into
+    def quick_seg_options(self,
+                          cls_checkpoint: Optional[Path] = None) -> List[str]:
+        """4 segmentation iterations, from the quick ``cls_checkpoint`` when
+        given (None: a training from scratch). The segmentation config
+        copies its ``pretrained_checkpoint`` into
         model.backbone.init_cfg.checkpoint when it is read, so that key is
         what points at the quick epoch_1.pth."""
-        return [
+        options = [
             'train_cfg.max_iters=4', 'train_cfg.val_interval=4',
             # The config logs every 20 iterations: the curve needs points.
             'default_hooks.logger.interval=2',
-            f'model.backbone.init_cfg.checkpoint={self.shown(cls_checkpoint)}',
             'val_dataloader.dataset.indices=4'
         ]
+        if cls_checkpoint is not None:
+            options.append('model.backbone.init_cfg.checkpoint='
+                           f'{self.shown(cls_checkpoint)}')
+        return options
 
     # ---------------------------------------------------------------- steps
     def data_steps(self) -> List[Step]:
@@ -180,7 +225,9 @@ class Demo:
             Step('make the classification demo data',
                  tool('dataset_converters/make_demo_data', 'imagenet',
                       self.shown(imagenet)),
-                 [imagenet], invalidates_later=False),
+                 # The marker, not the folder: a folder an older maker drew
+                 # (other classes) is remade.
+                 [imagenet / IMAGENET_MARKER], invalidates_later=False),
             Step('make the Cityscapes-format demo data',
                  tool('dataset_converters/make_demo_data', 'cityscapes',
                       self.shown(cityscapes)),
@@ -206,6 +253,20 @@ class Demo:
         return Step(name, tool('train', *args), [checkpoint],
                     resumable_work_dir=work_dir)
 
+    def evaluation_step(self, name: str, config: str, checkpoint: str,
+                        report: Path, log_name: str, *options) -> Step:
+        """``tools/test.py config checkpoint [options]`` on the schedule's
+        test images: its figures to ``report``, its logs to
+        WORK/logs/``log_name``."""
+        shown = self.shown
+        return Step(name,
+                    tool('test', config, checkpoint, *options,
+                         '--report', shown(report),
+                         '--work-dir', shown(self.work_dir / 'logs' /
+                                             log_name),
+                         *self.schedule.test_options),
+                    [report])
+
     def model_steps(self) -> List[Step]:
         schedule, work_dir, shown = self.schedule, self.work_dir, self.shown
         ckpt = shown(schedule.seg_checkpoint)
@@ -219,6 +280,14 @@ class Demo:
                 'train PSPNet-RepVGG-A0 on the Cityscapes-format demo',
                 SEG_CONFIG, schedule.seg_work_dir, schedule.seg_checkpoint,
                 schedule.seg_options),
+            self.train_step(
+                'train PSPNet-RepVGG-A0 from scratch (the same schedule)',
+                SCRATCH_CONFIG, schedule.scratch_work_dir,
+                schedule.scratch_checkpoint, schedule.scratch_options),
+            self.train_step(
+                'train the PSPNet-R-18 baseline (the same schedule)',
+                BASELINE_CONFIG, schedule.r18_work_dir,
+                schedule.r18_checkpoint, schedule.scratch_options),
             # The ONNX model is exported at the test size: PSPNet's pooling
             # grid fixes its input size.
             Step('fuse the trained model (deploy)',
@@ -234,15 +303,25 @@ class Demo:
                       '--work-dir', shown(logs / 'test_fused'),
                       *schedule.test_options),
                  [work_dir / 'predictions', work_dir / 'test_fused.json']),
-            Step('evaluate the multi-branch model',
-                 tool('test', SEG_CONFIG, ckpt, '--no-reparam',
-                      '--report', shown(work_dir / 'test_multibranch.json'),
-                      '--work-dir', shown(logs / 'test_multibranch'),
-                      *schedule.test_options),
-                 [work_dir / 'test_multibranch.json']),
-            Step('benchmark fused vs multi-branch vs ResNet-18',
+            self.evaluation_step(
+                'evaluate the multi-branch model', SEG_CONFIG, ckpt,
+                work_dir / 'test_multibranch.json', 'test_multibranch',
+                '--no-reparam'),
+            # Both fused, as tools/test.py evaluates by default.
+            self.evaluation_step(
+                'evaluate PSPNet-RepVGG-A0 from scratch (fused)',
+                SCRATCH_CONFIG, shown(schedule.scratch_checkpoint),
+                work_dir / 'test_scratch.json', 'test_scratch'),
+            self.evaluation_step(
+                'evaluate the PSPNet-R-18 baseline (fused)', BASELINE_CONFIG,
+                shown(schedule.r18_checkpoint), work_dir / 'test_r18.json',
+                'test_r18'),
+            # The baseline is timed with random weights: speed does not
+            # depend on them.
+            Step('benchmark fused vs multi-branch vs ResNet-18, on each '
+                 'engine',
                  tool('analysis_tools/benchmark', SEG_CONFIG, ckpt,
-                      '--modes', 'unfused', 'fused',
+                      '--modes', *BENCHMARK_MODES,
                       '--baselines', BASELINE_CONFIG,
                       '--shape', *INPUT_SHAPE, '--batch-size', '1',
                       '--reference', 'pspnet_repvgg_a0_demo:unfused',
@@ -295,7 +374,6 @@ class Demo:
         files = dict(fp32=shown(q.out_dir / 'deploy.onnx'),
                      int8=shown(q.out_dir / 'deploy.int8.onnx'))
         val_images = shown(self.cityscapes_root / 'leftImg8bit' / 'val')
-        logs = self.work_dir / 'logs'
         key = q.out_dir.name
         steps = [Step(f'quantize PSPNet-{q.label} (INT8)',
                       tool('quantize', q.config, shown(q.checkpoint),
@@ -303,14 +381,10 @@ class Demo:
                            schedule.calib_images),
                       [q.quantize_json, q.out_dir / 'deploy.int8.onnx'])]
         reports = dict(fp32=q.fp32_report, int8=q.int8_report)
-        for kind in ('fp32', 'int8'):
-            steps.append(Step(
-                f'evaluate PSPNet-{q.label} {kind.upper()} (ONNX)',
-                tool('test', config, files[kind],
-                     '--report', shown(reports[kind]),
-                     '--work-dir', shown(logs / f'test_{key}_{kind}'),
-                     *schedule.test_options),
-                [reports[kind]]))
+        steps += [self.evaluation_step(
+            f'evaluate PSPNet-{q.label} {kind.upper()} (ONNX)', config,
+            files[kind], reports[kind], f'test_{key}_{kind}')
+            for kind in ('fp32', 'int8')]
         inferences = dict(fp32=q.fp32_inference, int8=q.int8_inference)
         for kind in ('fp32', 'int8'):
             steps.append(Step(
@@ -396,9 +470,13 @@ class Demo:
         return ReportInputs(
             work_dir=work_dir, cls_work_dir=self.schedule.cls_work_dir,
             seg_work_dir=self.schedule.seg_work_dir,
+            scratch_work_dir=self.schedule.scratch_work_dir,
+            r18_work_dir=self.schedule.r18_work_dir,
             deploy_json=work_dir / 'deploy' / 'deploy.json',
             fused_report=work_dir / 'test_fused.json',
             multibranch_report=work_dir / 'test_multibranch.json',
+            scratch_report=work_dir / 'test_scratch.json',
+            r18_report=work_dir / 'test_r18.json',
             benchmark_json=work_dir / 'benchmark.json',
             predictions_dir=work_dir / 'predictions',
             data_root=self.cityscapes_root,

@@ -2,8 +2,10 @@
 from .base import ExportError
 from .ncnn import export_model_ncnn, export_ncnn
 from .onnx import export_model_onnx, export_onnx, spatial_size_is_dynamic
+from .openvino import export_model_openvino, export_openvino
 
 __all__ = [
-    'ExportError', 'export_model_ncnn', 'export_model_onnx', 'export_ncnn',
-    'export_onnx', 'spatial_size_is_dynamic'
+    'ExportError', 'export_model_ncnn', 'export_model_onnx',
+    'export_model_openvino', 'export_ncnn', 'export_onnx', 'export_openvino',
+    'spatial_size_is_dynamic'
 ]

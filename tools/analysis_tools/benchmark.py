@@ -17,8 +17,10 @@ exact), 'wino2' or 'wino4' (3x3 stride-1 convs by Winograd F(2x2,3x3) /
 F(4x4,3x3)) and one runtime of 'jit' (TorchScript frozen), 'compile'
 (torch.compile, inductor with freezing), 'onnx' (ONNX Runtime, needs `pip
 install -e .[onnx]`), 'ncnn' (ncnn through pnnx, needs `pip install -e
-.[deploy]`). Aliases: jit, compile, onnx = fused+jit etc.; fast = the fastest
-CPU path found for this project's segmentors (README, Speed).
+.[deploy]`), 'openvino' (OpenVINO's CPU plugin, fp32, on the ONNX export
+converted to its IR; needs both extras). Aliases: jit, compile, onnx, ncnn,
+openvino = fused+jit etc.; fast = the fastest CPU path found for this
+project's segmentors (README, Speed).
 
 Weights are random unless CKPT is given (timing does not depend on them).
 A config whose backbone is already fused (deploy=True, tools/deploy.py
@@ -81,7 +83,7 @@ def parse_args(argv=None):
     parser.add_argument('--channels-last', action='store_true',
                         help='add the cl option to every mode')
     parser.add_argument('--threads', type=positive_int,
-                        help='CPU threads for torch and ONNX Runtime '
+                        help='CPU threads for torch and the engines '
                         '(default: torch\'s default)')
     parser.add_argument('--tolerance', type=float,
                         help=f'largest accepted output difference relative '

@@ -1,9 +1,12 @@
-# The demo's schedule: 300 iterations of SGD (50 warm-up, then poly decay),
-# validated on a fused copy at iterations 150 and 300.
+# The demo's schedule: 300 iterations of AdamW (50 warm-up, then poly
+# decay), validated on a fused copy at iterations 150 and 300. In so few
+# iterations AdamW at 3e-3 ended more accurate than SGD (0.02, momentum 0.9)
+# and than AdamW at 1e-3 or 6e-3, from scratch and pretrained alike
+# (README, "The whole demo in one command").
 max_iters = 300
 optim_wrapper = dict(
     type='OptimWrapper',
-    optimizer=dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=1e-4))
+    optimizer=dict(type='AdamW', lr=3e-3, weight_decay=0.01))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, begin=0, end=50, by_epoch=False),
     dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=50, end=max_iters,
@@ -17,7 +20,7 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=20, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=50,
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=150,
                     max_keep_ckpts=2),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='SegVisualizationHook'))

@@ -21,8 +21,13 @@ class ReportInputs:
         work_dir: the demo work dir; the report is written there.
         cls_work_dir: the classification pretraining's work dir (its logs).
         seg_work_dir: the segmentation training's work dir (its logs).
+        scratch_work_dir / r18_work_dir: the work dirs of the same schedule
+            from random weights, of PSPNet-RepVGG-A0 and of PSPNet-R-18.
         deploy_json: ``tools/deploy.py``'s equivalence report.
-        fused_report / multibranch_report: ``tools/test.py --report`` files.
+        fused_report / multibranch_report: ``tools/test.py --report`` files
+            of the trained (pretrained) PSPNet-RepVGG-A0.
+        scratch_report / r18_report: ``tools/test.py --report`` files of the
+            two segmentors trained from scratch (fused).
         benchmark_json: ``tools/analysis_tools/benchmark.py --json`` output.
         predictions_dir: ``tools/test.py --out`` (Cityscapes labelId PNGs).
         data_root: the Cityscapes-format dataset that was evaluated.
@@ -38,9 +43,11 @@ class ReportInputs:
             table's rows in order (None or empty: no such section).
     """
 
-    def __init__(self, work_dir, cls_work_dir, seg_work_dir, deploy_json,
-                 fused_report, multibranch_report, benchmark_json,
-                 predictions_dir, data_root, commands: Sequence[str],
+    def __init__(self, work_dir, cls_work_dir, seg_work_dir,
+                 scratch_work_dir, r18_work_dir, deploy_json, fused_report,
+                 multibranch_report, scratch_report, r18_report,
+                 benchmark_json, predictions_dir, data_root,
+                 commands: Sequence[str],
                  step_seconds: Dict[str, float] = None, quick: bool = False,
                  image_inference=None, video_inference=None,
                  overlay_video=None,
@@ -48,9 +55,13 @@ class ReportInputs:
         self.work_dir = Path(work_dir)
         self.cls_work_dir = Path(cls_work_dir)
         self.seg_work_dir = Path(seg_work_dir)
+        self.scratch_work_dir = Path(scratch_work_dir)
+        self.r18_work_dir = Path(r18_work_dir)
         self.deploy_json = Path(deploy_json)
         self.fused_report = Path(fused_report)
         self.multibranch_report = Path(multibranch_report)
+        self.scratch_report = Path(scratch_report)
+        self.r18_report = Path(r18_report)
         self.benchmark_json = Path(benchmark_json)
         self.predictions_dir = Path(predictions_dir)
         self.data_root = Path(data_root)

@@ -51,6 +51,12 @@ def curve(records: Dict[int, dict], key: str) -> List[list]:
             if key in records[step]]
 
 
+def val_miou_curve(seg_work_dir: Path) -> List[list]:
+    """``[[iteration, val mIoU], ...]`` of the last segmentation training in
+    ``seg_work_dir``."""
+    return curve(read_scalars(seg_work_dir)['val'], 'mIoU')
+
+
 def training_curves(cls_work_dir: Path, seg_work_dir: Path) -> dict:
     """Loss and validation metric over steps, of the segmentation training
     (steps are iterations) and of the classification pretraining (loss per

@@ -26,6 +26,58 @@ def accuracy_section(report: dict) -> List[str]:
     return lines
 
 
+def comparison_section(report: dict) -> List[str]:
+    """The trained segmentors side by side: what pretraining adds on the
+    same schedule, and PSPNet-RepVGG-A0 against the PSPNet-R-18
+    baseline, each fused and timed at its fastest path."""
+    rows = report['comparison']
+    lines = ['## Pretraining and the ResNet-18 baseline', '',
+             'PSPNet-RepVGG-A0 trained on the same segmentation schedule '
+             '(configs/_base_/schedules/demo_300i.py, cut alike by --quick) '
+             "from the classification demo's checkpoint and from random "
+             "weights, and mmseg's PSPNet-R-18 (configs/demo/"
+             'pspnet_r18_demo.py) on that schedule from random weights. Each '
+             'is evaluated fused (tools/test.py) and timed at the fastest '
+             'fused row of the benchmark below (fused: PyTorch; fused+onnx: '
+             'ONNX Runtime; fused+ncnn: ncnn); both PSPNet-RepVGG-A0 rows '
+             'are one network, timed once.', '',
+             '| model | initialized | fused mIoU | mAcc | aAcc | fastest '
+             'path | latency (ms) | images/s |',
+             '|---|---|---|---|---|---|---|---|']
+    for row in rows:
+        m, timed = row['metrics'], row['timed_by']
+        lines.append(f"| {row['model']} | {row['init']} | {fmt(m['mIoU'])} | "
+                     f"{fmt(m['mAcc'])} | {fmt(m['aAcc'])} | {timed['mode']} "
+                     f"| {fmt(timed['latency_ms'], 1)} | "
+                     f"{fmt(timed['images_per_s'], 1)} |")
+    pretrained, scratch, r18 = rows
+    gain, latency = report['pretraining_gain'], report['r18_latency_ratio']
+    lines += ['', f"Pretraining: {pretrained['model']} from the "
+              f"classification demo's checkpoint reaches "
+              f"{fmt(pretrained['metrics']['mIoU'])} mIoU, from scratch on "
+              f"the same schedule {fmt(scratch['metrics']['mIoU'])}: "
+              f"{signed(gain)} mIoU points.",
+              '', f"Baseline: {r18['model']} (from scratch) reaches "
+              f"{fmt(r18['metrics']['mIoU'])} mIoU against "
+              f"{pretrained['model']}'s {fmt(pretrained['metrics']['mIoU'])}"
+              f" pretrained and {fmt(scratch['metrics']['mIoU'])} from "
+              f"scratch; its latency is {times(latency)} "
+              f"{pretrained['model']}'s "
+              f"({fmt(r18['timed_by']['latency_ms'], 1)} ms, "
+              f"{r18['timed_by']['mode']}, against "
+              f"{fmt(pretrained['timed_by']['latency_ms'], 1)} ms, "
+              f"{pretrained['timed_by']['mode']}).", '']
+    return lines
+
+
+def signed(value) -> str:
+    return '-' if value is None else f'{value:+.2f}'
+
+
+def times(value) -> str:
+    return '-' if value is None else f'x{value:.2f}'
+
+
 def equivalence_section(report: dict) -> List[str]:
     eq = report['equivalence']
     before, after = eq['before'], eq['after']
@@ -74,9 +126,13 @@ def benchmark_section(report: dict) -> List[str]:
                      f"{fmt(row['images_per_s'], 1)} | "
                      f"x{row['speedup']:.2f} | {row['max_rel_diff']:.1e} |")
     lines += ['', 'pspnet_r18_demo is mmseg\'s PSPNet R-18 sized like the '
-              'demo (configs/demo/pspnet_r18_demo.py), timed untrained: it '
-              'has no mIoU and shows as lines at its speeds ("fused": its '
-              'conv+BN pairs folded).', '',
+              'demo (configs/demo/pspnet_r18_demo.py), timed here with random '
+              'weights (speed does not depend on them; "fused": its conv+BN '
+              'pairs folded); its mIoU is its trained checkpoint\'s (above). '
+              'fused+onnx and fused+ncnn run the fused model in ONNX Runtime '
+              'and ncnn. The plot shows each trained model, fused, at its '
+              'fastest fused row, and the multi-branch PSPNet-RepVGG-A0 at '
+              'its unfused row.', '',
               '![speed vs accuracy](speed_vs_accuracy.png)', '']
     return lines
 
@@ -155,7 +211,8 @@ def training_section(report: dict) -> List[str]:
     cls = report['training']['classification']
     lines = ['## Training', '']
     if seg['loss']:
-        lines.append(f"Segmentation: loss {seg['loss'][0][1]:.3f} at "
+        lines.append('Segmentation (PSPNet-RepVGG-A0, pretrained): loss '
+                     f"{seg['loss'][0][1]:.3f} at "
                      f"iteration {seg['loss'][0][0]}, {seg['loss'][-1][1]:.3f}"
                      f" at iteration {seg['loss'][-1][0]}.")
     if seg['val_miou']:
@@ -168,10 +225,11 @@ def training_section(report: dict) -> List[str]:
 
 
 def per_class_section(report: dict) -> List[str]:
-    lines = ['## Per-class IoU', '', '| class | fused | multi-branch |',
-             '|---|---|---|']
-    lines += [f'| {name} | {fmt(fused)} | {fmt(multi)} |'
-              for name, fused, multi in report['per_class_iou']]
+    lines = ['## Per-class IoU', '',
+             '| class | A0 pretrained, fused | A0 pretrained, multi-branch | '
+             'A0 from scratch | R-18 from scratch |', '|---|---|---|---|---|']
+    lines += ['| ' + ' | '.join([name] + [fmt(iou) for iou in ious]) + ' |'
+              for name, *ious in report['per_class_iou']]
     return lines + ['']
 
 
@@ -190,14 +248,16 @@ def markdown(report: dict) -> str:
     lines = ['# repseg demo report', '',
              'PSPNet-RepVGG-A0 trained with multi-branch RepVGG blocks on the '
              'built-in Cityscapes-format demo data, then fused into a plain '
-             'VGG-style network; PSPNet-QARepVGG-A0 trained the same way, '
-             'and both quantized to INT8. Generated '
+             'VGG-style network, beside the same schedule from scratch and '
+             'a PSPNet-R-18 baseline; PSPNet-QARepVGG-A0 trained the same '
+             'way, and both quantized to INT8. Generated '
              f"{report['generated']} by "
              '`python tools/run_demo.py`.', '']
     if report['quick']:
         lines += ['**Quick run (`--quick`): the schedules are cut to a few '
                   'iterations; the figures only check the pipeline.**', '']
-    lines += accuracy_section(report) + equivalence_section(report)
+    lines += accuracy_section(report) + comparison_section(report)
+    lines += equivalence_section(report)
     lines += benchmark_section(report) + training_section(report)
     lines += ['## Samples (val)', '',
               'Input, ground truth and the fused model\'s prediction '
@@ -221,6 +281,15 @@ def summary(report: dict) -> str:
              f"({'agree' if acc['agree'] else 'DISAGREE'})",
              f"fused vs trained max |diff| "
              f"{report['equivalence']['max_abs_diff']:.2e}"]
+    for row in report['comparison']:
+        timed = row['timed_by']
+        lines.append(f"{row['model']} ({row['init']}): mIoU "
+                     f"{fmt(row['metrics']['mIoU'])}, fastest {timed['mode']}"
+                     f" {fmt(timed['latency_ms'], 1)} ms")
+    a0, _, r18 = (row['model'] for row in report['comparison'])
+    lines += [f"pretraining: {signed(report['pretraining_gain'])} mIoU points"
+              ' (pretrained vs from scratch, the same schedule)',
+              f"{r18} latency: {times(report['r18_latency_ratio'])} {a0}'s"]
     for row in report['benchmark']['rows']:
         lines.append(f"{row['name']} ({row['mode']}): "
                      f"{fmt(row['latency_ms'], 1)} ms, "

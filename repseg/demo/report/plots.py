@@ -1,6 +1,7 @@
 """The report's plots: speed against accuracy, and the training curves."""
 import math
 from pathlib import Path
+from typing import List, Optional
 
 import matplotlib
 
@@ -16,33 +17,64 @@ def save_figure(fig, path: Path) -> None:
     plt.close(fig)
 
 
-def plot_speed_vs_accuracy(report: dict, path: Path) -> None:
-    """mIoU against images/s: the RepVGG model before and after fusion (the
-    same mIoU, different speed) and the untrained ResNet baseline, which has
-    no mIoU, as vertical lines at its speeds."""
-    accuracy = report['accuracy']
-    miou_by_mode = dict(unfused=accuracy['multi_branch']['mIoU'],
-                        fused=accuracy['fused']['mIoU'])
-    trained = report['benchmark']['rows'][0]['name']  # the config's model
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    points = {}
+def multi_branch_point(report: dict) -> Optional[dict]:
+    """The pretrained PSPNet-RepVGG-A0 before fusion: its multi-branch
+    mIoU at its network's unfused benchmark row (None: not timed)."""
+    pretrained = report['comparison'][0]
+    network = pretrained['timed_by']['name']
     for row in report['benchmark']['rows']:
-        label = f"{row['name']} ({row['mode']})"
-        if row['name'] == trained and row['mode'] in miou_by_mode:
-            x, y = row['images_per_s'], miou_by_mode[row['mode']]
-            points[row['mode']] = (x, y)
-            ax.scatter([x], [y], s=60, zorder=3, label=label)
-        else:
-            ax.axvline(row['images_per_s'], color='grey',
-                       linestyle=':' if 'fused' == row['mode'] else '--',
-                       label=f'{label}: untrained, speed only')
-    if 'unfused' in points and 'fused' in points:
-        (x0, y0), (x1, y1) = points['unfused'], points['fused']
-        ax.annotate('', xy=(x1, y1), xytext=(x0, y0),
-                    arrowprops=dict(arrowstyle='->', color='black'))
-        ax.annotate(f're-parameterized: x{x1 / x0:.2f}',
-                    xy=((x0 + x1) / 2, (y0 + y1) / 2),
-                    xytext=(0, 8), textcoords='offset points', ha='center')
+        if row['name'] == network and row['mode'] == 'unfused':
+            return dict(label=f"{pretrained['model']}, {pretrained['init']}"
+                        ', multi-branch (unfused)', mode='unfused',
+                        images_per_s=row['images_per_s'],
+                        mIoU=report['accuracy']['multi_branch']['mIoU'])
+    return None
+
+
+def speed_accuracy_points(report: dict) -> List[dict]:
+    """The speed-vs-accuracy plot's points (label, mode, images/s, mIoU):
+    each trained segmentor of the comparison, fused, at its fastest fused
+    row (the pretrained PSPNet-RepVGG-A0 first), then the multi-branch
+    PSPNet-RepVGG-A0 when its unfused row was timed."""
+    points = [dict(label=f"{row['model']}, {row['init']} "
+                   f"({row['timed_by']['mode']})",
+                   mode=row['timed_by']['mode'],
+                   images_per_s=row['timed_by']['images_per_s'],
+                   mIoU=row['metrics']['mIoU'])
+              for row in report['comparison']]
+    multi_branch = multi_branch_point(report)
+    return points + ([multi_branch] if multi_branch else [])
+
+
+def draw_reparameterization(ax, points: List[dict]) -> None:
+    """An arrow from the multi-branch point to the pretrained fused one,
+    labelled with the speed-up (and the engine, when the fastest fused
+    path is not PyTorch's)."""
+    fused, multi_branch = points[0], points[-1]
+    if (multi_branch['mode'] != 'unfused' or fused['mIoU'] is None
+            or multi_branch['mIoU'] is None):
+        return
+    (x0, y0), (x1, y1) = ((p['images_per_s'], p['mIoU'])
+                          for p in (multi_branch, fused))
+    ax.annotate('', xy=(x1, y1), xytext=(x0, y0),
+                arrowprops=dict(arrowstyle='->', color='black'))
+    how = ('' if fused['mode'] == 'fused' else f" ({fused['mode']})")
+    ax.annotate(f're-parameterized{how}: x{x1 / x0:.2f}',
+                xy=((x0 + x1) / 2, (y0 + y1) / 2),
+                xytext=(0, 8), textcoords='offset points', ha='center')
+
+
+def plot_speed_vs_accuracy(report: dict, path: Path) -> None:
+    """mIoU against images/s: every trained segmentor, fused, at its
+    fastest fused row, and the pretrained PSPNet-RepVGG-A0 before fusion
+    (the same mIoU, another speed)."""
+    points = speed_accuracy_points(report)
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for point in points:
+        if point['mIoU'] is not None:  # a model that predicts nothing
+            ax.scatter([point['images_per_s']], [point['mIoU']], s=60,
+                       zorder=3, label=point['label'])
+    draw_reparameterization(ax, points)
     env = report['benchmark']['environment']
     ax.set_xlabel('images/s (input %s, %s, %s threads)' % (
         'x'.join(map(str, env.get('input_shape', []))), env.get('device'),
@@ -50,33 +82,39 @@ def plot_speed_vs_accuracy(report: dict, path: Path) -> None:
     ax.set_ylabel('mIoU on the demo val set (%)')
     ax.set_title('Speed vs accuracy, PSPNet on the Cityscapes-format demo')
     ax.set_xlim(left=0)
-    ax.set_ylim(0, max(miou_by_mode.values()) * 1.25 + 1)
+    mious = [p['mIoU'] for p in points if p['mIoU'] is not None]
+    ax.set_ylim(0, max(mious, default=0) * 1.25 + 1)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc='best')
     save_figure(fig, path)
 
 
 def plot_training_curves(training: dict, path: Path) -> None:
-    """Segmentation loss and validation mIoU over iterations, and the
-    classification pretraining's loss and validation top-1 when logged."""
-    panels = [('segmentation: training loss', 'iteration',
-               training['segmentation']['loss'], '-'),
+    """Segmentation loss over iterations and the validation mIoU of every
+    compared run, and the classification pretraining's loss and validation
+    top-1 when logged."""
+    panels = [('segmentation: training loss (A0, pretrained)', 'iteration',
+               {None: training['segmentation']['loss']}, '-'),
               ('segmentation: val mIoU (fused model, %)', 'iteration',
-               training['segmentation']['val_miou'], 'o-')]
+               training['compared_val_miou'], 'o-')]
     cls = training['classification']
     if cls['loss']:
         panels += [('classification pretraining: loss', 'iteration',
-                    cls['loss'], '-'),
+                    {None: cls['loss']}, '-'),
                    ('classification pretraining: val top-1 (%)', 'epoch',
-                    cls['val_top1'], 'o-')]
+                    {None: cls['val_top1']}, 'o-')]
     rows = math.ceil(len(panels) / 2)
     fig, axes = plt.subplots(rows, 2, figsize=(10, 3.4 * rows), squeeze=False)
-    for ax, (title, xlabel, points, style) in zip(axes.flat, panels):
-        if points:
-            xs, ys = zip(*points)
-            ax.plot(xs, ys, style)
+    for ax, (title, xlabel, series, style) in zip(axes.flat, panels):
+        for label, points in series.items():
+            if points:
+                xs, ys = zip(*points)
+                ax.plot(xs, ys, style, label=label)
+        if any(label is not None for label in series):
+            ax.legend(fontsize=8, loc='best')
         if '%' in title:
-            ax.set_ylim(0, max([y for _, y in points] + [1]) * 1.15)
+            values = [y for points in series.values() for _, y in points]
+            ax.set_ylim(0, max(values + [1]) * 1.15)
         ax.set_title(title)
         ax.set_xlabel(xlabel)
         ax.grid(alpha=0.3)

@@ -1,0 +1,70 @@
+"""OpenVINO (Intel's inference engine), its CPU plugin: oneDNN kernels with
+its own graph fusions."""
+from typing import Tuple
+
+import torch
+from torch import Tensor
+
+from .base import (Backend, BackendNotAvailable, EngineError,
+                   check_input_shape)
+
+
+def exception_reason(err: Exception) -> str:
+    """The informative line of an OpenVINO exception: its last (the first
+    names the C++ source file that threw)."""
+    lines = [line for line in str(err).splitlines() if line.strip()]
+    return lines[-1].strip() if lines else type(err).__name__
+
+
+class OpenVinoBackend(Backend):
+    """An OpenVINO IR ``.xml`` (with its ``.bin``) compiled for the CPU.
+
+    fp32 throughout: the CPU plugin otherwise computes in bf16 wherever the
+    processor has bf16 instructions (AVX512_BF16, AMX), by default.
+
+    Args:
+        path (str): The ``.xml`` file.
+        num_threads (int): Inference threads.
+    """
+    name = 'openvino'
+    suffix = '.xml'
+
+    def __init__(self, path: str, num_threads: int):
+        super().__init__(path, num_threads)
+        try:
+            import openvino
+        except ImportError as err:
+            raise BackendNotAvailable('the openvino backend needs OpenVINO: '
+                                      'pip install -e .[deploy]') from err
+        core = openvino.Core()
+        try:
+            self.model = core.compile_model(
+                core.read_model(self.path), 'CPU', {
+                    'INFERENCE_NUM_THREADS': num_threads,
+                    'INFERENCE_PRECISION_HINT': 'f32',
+                    # One stream, every thread on one request (the default
+                    # of this OpenVINO, said here as THROUGHPUT would split
+                    # the threads into parallel streams).
+                    'PERFORMANCE_HINT': 'LATENCY',
+                })
+        except RuntimeError as err:
+            raise EngineError(
+                f'{self.path}: OpenVINO cannot load it (or the .bin beside '
+                f'it): {exception_reason(err)}') from err
+        self.request = self.model.create_infer_request()
+        self.input_shape = tuple(
+            d.get_length() if d.is_static else None
+            for d in self.model.inputs[0].get_partial_shape())
+
+    def __call__(self, inputs: Tensor) -> Tuple[Tensor, ...]:
+        check_input_shape(self.path, self.input_shape, tuple(inputs.shape))
+        try:
+            # infer copies the outputs out of the request's buffers, which
+            # the next call overwrites.
+            results = self.request.infer(
+                {0: inputs.detach().float().cpu().numpy()})
+        except RuntimeError as err:
+            raise EngineError(f'{self.path}: OpenVINO failed on it: '
+                              f'{exception_reason(err)}') from err
+        return tuple(torch.from_numpy(results[output])
+                     for output in self.model.outputs)
