@@ -134,7 +134,7 @@ def test_classifier_gives_its_top_classes_in_pytorch_and_onnx(tmp_path):
     save_as_trained(config, tmp_path / 'trained.pth')
     model = init_model(config, tmp_path / 'trained.pth')
     sample = inference_model(model, image(64, 64))
-    assert sample.pred_score.shape == (10, )
+    assert sample.pred_score.shape == (19, )  # the demo's 19 classes
     assert sample.pred_topk_labels.tolist()[0] == int(sample.pred_label)
     assert len(sample.pred_topk_scores) == 5
     assert torch.all(sample.pred_topk_scores[:-1] >= sample.pred_topk_scores[1:])

@@ -8,7 +8,9 @@ cityscapes: procedurally generated street-like scenes in the exact
 Cityscapes layout (leftImg8bit PNGs; gtFine polygon JSON, labelIds and
 instanceIds PNGs); run tools/dataset_converters/cityscapes.py on it as on the real one.
 imagenet: a small ImageNet-style folder dataset (train/<class>/*.JPEG,
-val/<class>/*.JPEG) of procedurally generated, learnable classes.
+val/<class>/*.JPEG): windows of such scenes, labelled with the 19 Cityscapes
+classes (the classification demo whose backbone the segmentation demo
+starts from).
 video: a 2.5 s, 10 fps, 512x256 drive down one such street (.mp4 or .avi),
 for tools/infer.py; no labels.
 The output is written under a temporary name and renamed at the end.
