@@ -16,9 +16,9 @@ from typing import Dict, List, Tuple
 
 import cv2
 import numpy as np
-from cityscapesscripts.helpers.labels import id2label
 from mmengine.utils import ProgressBar
 
+from ..datasets.cityscapes import label_id_to_train_id
 from ..fileio import atomic_output
 from .cityscapes import ALWAYS, SCHEDULE, TRAIN_CLASSES, render_scene
 
@@ -37,14 +37,6 @@ MAX_SCENES = 400  # per split: a class that is still short raises
 # Written last into the dataset root: the demo remakes a root without it
 # (one drawn by an older version of this module, with other classes).
 MARKER = 'demo_imagenet.json'
-
-
-def _train_id_lut() -> np.ndarray:
-    lut = np.full(256, 255, np.uint8)
-    for label_id, label in id2label.items():
-        if 0 <= label_id < 256 and 0 <= label.trainId < 255:
-            lut[label_id] = label.trainId
-    return lut
 
 
 def _window_share(integral: np.ndarray, y0: int, x0: int, side: int) -> float:
@@ -80,7 +72,7 @@ def find_windows(train_ids: np.ndarray, class_index: int, rng,
 def _draw_split(split: str, count: int, seed: int, image_size: int,
                 progress: ProgressBar) -> Dict[str, List[np.ndarray]]:
     """``count`` BGR images per class, cut from as many scenes as needed."""
-    lut = _train_id_lut()
+    lut = label_id_to_train_id()
     images: Dict[str, List[np.ndarray]] = {name: [] for name in CLASSES}
     for scene_index in range(MAX_SCENES):
         if all(len(found) == count for found in images.values()):
