@@ -24,6 +24,36 @@ def max_rel_diff(a, b):
     return ((a - b).abs().max() / b.abs().max().clamp_min(1e-12)).item()
 
 
+#: Fused vs. multi-branch, relative to the largest output (fp32).
+FUSION_TOL = 1e-5
+#: Block settings both RepVGG and QARepVGG blocks must fuse exactly under.
+BLOCK_FUSION_CASES = [
+    dict(groups=2), dict(groups=4), dict(stride=2), dict(dilation=2),
+    dict(dilation=4), dict(groups=4, dilation=2), dict(stride=2, groups=2),
+    dict(se_ratio=4), dict(dilation=2, se_ratio=4),
+]
+
+
+def _as_tuple(out):
+    return out if isinstance(out, tuple) else (out, )
+
+
+def assert_fusion_exact(model, x):
+    """Randomize ``model``'s BN layers, re-parameterize it and check the
+    fused copy computes the same outputs on ``x``; returns the fused copy."""
+    from repseg import reparameterize_model
+    model.eval()
+    randomize_bn(model)
+    with torch.no_grad():
+        before = _as_tuple(model(x))
+        fused = reparameterize_model(model)
+        after = _as_tuple(fused(x))
+    for b, a in zip(before, after):
+        assert a.shape == b.shape
+        assert max_rel_diff(a, b) <= FUSION_TOL
+    return fused
+
+
 def load_tool(name):
     """Import ``tools/<name>.py`` as a module, to call its ``main(argv)``
     in-process (a subprocess would pay the torch/mmseg import each time)."""

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import load_tool, max_rel_diff, randomize_bn
+from helpers import BLOCK_FUSION_CASES, FUSION_TOL, load_tool, max_rel_diff
+from helpers import assert_fusion_exact as assert_fusion_exact_and_fused
+from helpers import randomize_bn
 from mmengine.config import Config
 from mmengine.model import revert_sync_batchnorm
 from mmengine.runner.checkpoint import load_state_dict
@@ -28,7 +30,7 @@ from repseg.rewrites import SpaceToBatchChain, use_space_to_batch
 pytestmark = pytest.mark.usefixtures('one_thread')
 CONFIGS = Path(__file__).resolve().parents[1] / 'configs'
 
-TOL = 1e-5  # fused vs. multi-branch, relative to the largest output (fp32)
+TOL = FUSION_TOL
 QA = dict(block_type='qarepvgg')
 TINY = dict(num_blocks=(1, 2, 3, 1), width_factor=(0.25, 0.25, 0.25, 0.5))
 FAST_OS8 = dict(strides=(2, 2, 1, 1), dilations=(1, 1, 2, 4),
@@ -41,20 +43,10 @@ B1G4 = dict(num_blocks=(4, 6, 16, 1), widths=(128, 256, 512, 2048),
 convert_tool = load_tool('model_converters/convert_checkpoint')
 
 
-def as_tuple(out):
-    return out if isinstance(out, tuple) else (out, )
-
-
 def assert_fusion_exact(model, x):
-    model.eval()
-    randomize_bn(model)
-    with torch.no_grad():
-        before = as_tuple(model(x))
-        fused = reparameterize_model(model)
-        after = as_tuple(fused(x))
-    for b, a in zip(before, after):
-        assert a.shape == b.shape
-        assert max_rel_diff(a, b) <= TOL
+    """``helpers.assert_fusion_exact``, and no BN left: QARepVGG's post-sum
+    BN folds too."""
+    fused = assert_fusion_exact_and_fused(model, x)
     assert not any(isinstance(m, _BatchNorm) for m in fused.modules())
     return fused
 
@@ -108,11 +100,7 @@ def test_the_authors_segmentation_variants_fuse_exactly_at_full_width(arch):
     assert_fusion_exact(RepVGG(arch, **QA), torch.randn(1, 3, 32, 32))
 
 
-@pytest.mark.parametrize('cfg', [
-    dict(groups=2), dict(groups=4), dict(stride=2), dict(dilation=2),
-    dict(dilation=4), dict(groups=4, dilation=2), dict(stride=2, groups=2),
-    dict(se_ratio=4), dict(dilation=2, se_ratio=4),
-])
+@pytest.mark.parametrize('cfg', BLOCK_FUSION_CASES)
 @pytest.mark.parametrize('channels', [(16, 16), (8, 16)])
 def test_block_fusion_exact(cfg, channels):
     torch.manual_seed(1)

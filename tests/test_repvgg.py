@@ -2,7 +2,8 @@ import copy
 
 import pytest
 import torch
-from helpers import max_rel_diff, randomize_bn
+from helpers import (BLOCK_FUSION_CASES, FUSION_TOL, assert_fusion_exact,
+                     max_rel_diff, randomize_bn)
 from mmengine.runner.checkpoint import load_state_dict
 from torch import nn
 
@@ -10,7 +11,7 @@ import repseg  # noqa: F401  (registers RepVGG)
 from repseg import reparameterize_model
 from repseg.models.backbones import DeployFormMismatch, RepVGG, RepVGGBlock
 
-TOL = 1e-5  # fused vs. multi-branch, relative to the largest output (fp32)
+TOL = FUSION_TOL
 
 STAGE_CHANNELS = {
     'A0': (48, 96, 192, 1280), 'A1': (64, 128, 256, 1280),
@@ -26,21 +27,6 @@ FAST_OS8 = dict(strides=(2, 2, 1, 1), dilations=(1, 1, 2, 4),
                 num_dilated_blocks=(None, None, 4, None))
 FULL_OS8 = dict(strides=(2, 2, 1, 1), dilations=(1, 1, 2, 4))
 TINY = dict(num_blocks=(1, 2, 3, 1), width_factor=(0.25, 0.25, 0.25, 0.5))
-
-
-def assert_fusion_exact(model, x):
-    model.eval()
-    randomize_bn(model)
-    with torch.no_grad():
-        before = model(x)
-        fused = reparameterize_model(model)
-        after = fused(x)
-    before = before if isinstance(before, tuple) else (before, )
-    after = after if isinstance(after, tuple) else (after, )
-    for b, a in zip(before, after):
-        assert a.shape == b.shape
-        assert max_rel_diff(a, b) <= TOL
-    return fused
 
 
 @pytest.mark.parametrize('arch', sorted(STAGE_CHANNELS))
@@ -78,11 +64,7 @@ def test_d2se_has_se_everywhere_and_reference_width():
     assert model.stage_4[0].se_layer.down.out_channels == 2560 // 16
 
 
-@pytest.mark.parametrize('cfg', [
-    dict(groups=2), dict(groups=4), dict(stride=2), dict(dilation=2),
-    dict(dilation=4), dict(groups=4, dilation=2), dict(stride=2, groups=2),
-    dict(se_ratio=4), dict(dilation=2, se_ratio=4),
-])
+@pytest.mark.parametrize('cfg', BLOCK_FUSION_CASES)
 @pytest.mark.parametrize('channels', [(16, 16), (8, 16)])
 def test_block_fusion_exact(cfg, channels):
     torch.manual_seed(1)
