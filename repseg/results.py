@@ -73,12 +73,15 @@ class EngineCheck(JsonRecord):
         tolerance: The bound it was held to.
         fp16: Whether its weights are half precision.
         dynamic_image_size: Whether it takes any image size.
+        rewrites: The exact rewrites (``repseg.rewrites``) of the exported
+            model.
     """
     file: str
     max_rel_diff: float
     tolerance: float
     fp16: bool
     dynamic_image_size: bool
+    rewrites: List[str] = field(default_factory=list)
 
 
 @dataclass
@@ -176,7 +179,9 @@ class BenchmarkRow(JsonRecord):
     Latencies in milliseconds (median, quartiles, extremes, every call),
     ``images_per_s`` from the median, ``peak_memory_mib`` None where it
     could not be measured, ``max_rel_diff`` from the eager fused model and
-    ``speedup`` over the report's reference row.
+    ``speedup`` over the report's reference row; ``multiplications`` per
+    call under the row's Winograd tiles and ``machine_fraction``, their rate
+    over the GEMM rate measured in the same run (None where not known).
     """
     row: str
     model: str
@@ -193,6 +198,22 @@ class BenchmarkRow(JsonRecord):
     max_rel_diff: float
     speedup: float
     latencies_ms: List[float]
+    multiplications: Optional[int] = None
+    machine_fraction: Optional[float] = None
+
+
+@dataclass
+class ProfilePart(JsonRecord):
+    """One part of a profiled row (``repseg.benchmark.profile``), timed
+    alone in the row's mode: median latency (ms), multiplications per call
+    under the row's Winograd tiles and their rate over the run's GEMM
+    rate."""
+    part: str
+    input_shape: List[int]
+    output_shape: List[int]
+    median_ms: float
+    multiplications: int
+    machine_fraction: float
 
 
 @dataclass
@@ -204,11 +225,13 @@ class BenchmarkReport(JsonRecord):
         reference: The row the speed-ups are relative to.
         tolerance: The output bound every row was checked against.
         rows: The rows, in the order they were built.
+        profiles: Row name -> its parts, for the rows profiled.
     """
     environment: dict
     reference: str
     tolerance: float
     rows: List[BenchmarkRow]
+    profiles: Dict[str, List[ProfilePart]] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: dict, source: str = 'report'):
@@ -216,6 +239,11 @@ class BenchmarkReport(JsonRecord):
         report.rows = [row if isinstance(row, BenchmarkRow) else
                        BenchmarkRow.from_dict(row, f'{source}: rows[{i}]')
                        for i, row in enumerate(report.rows)]
+        report.profiles = {
+            name: [part if isinstance(part, ProfilePart) else
+                   ProfilePart.from_dict(part, f'{source}: profiles[{name}]')
+                   for part in parts]
+            for name, parts in report.profiles.items()}
         return report
 
 

@@ -17,6 +17,7 @@ from repseg.benchmark import (BenchmarkError, Mode, Row, RowBuilder,
                               build_rows, find_row, model_from_arch,
                               parse_mode, summarize, time_rows)
 from repseg.equivalence import OutputMismatch
+from repseg.results import BenchmarkReport
 from repseg.models.fusion import find_conv_bn_pairs, fold_conv_bn_pairs
 from repseg.rewrites import (FactorizedPSPHead, WinogradConv2d,
                              factorize_psp_heads, use_winograd)
@@ -267,10 +268,11 @@ def test_engine_rows(tiny_config, engine, packages):
     for package in packages:
         pytest.importorskip(package)
     spec = benchmark.model_from_config(str(tiny_config))
-    rows = build_rows([spec], ['fused', engine],
+    rows = build_rows([spec], ['fused', engine, f'fused+psp+{engine}'],
                       tiny_builder(batch=2, size=(64, 64)))
-    assert rows[1].name == f'tiny_pspnet:fused+{engine}'
-    assert rows[1].max_rel_diff <= 1e-4
+    assert [r.name for r in rows[1:]] == [f'tiny_pspnet:fused+{engine}',
+                                          f'tiny_pspnet:fused+psp+{engine}']
+    assert all(r.max_rel_diff <= 1e-4 for r in rows[1:])
 
 
 @pytest.mark.parametrize('argv, message', [
@@ -309,3 +311,57 @@ def test_tool_rejects_bad_modes_and_forms(tiny_config, tmp_path, capsys):
     with pytest.raises(SystemExit):
         benchmark_tool.main([])
     assert 'give either CONFIG or --arch' in capsys.readouterr().err
+
+
+def test_ncnn_winograd_tile_follows_its_x86_selection():
+    from repseg.backends.ncnn import winograd_tile
+    assert winograd_tile(torch.nn.Conv2d(32, 32, 3, padding=1)) == 6
+    assert winograd_tile(torch.nn.Conv2d(64, 32, 3, padding=1)) == 4
+    assert winograd_tile(torch.nn.Conv2d(128, 128, 3, padding=1,
+                                         groups=4)) == 6  # 32 per group
+    assert winograd_tile(torch.nn.Conv2d(8, 8, 3, padding=1)) is None
+    assert winograd_tile(torch.nn.Conv2d(64, 64, 3, padding=2,
+                                         dilation=2)) is None
+    assert winograd_tile(torch.nn.Conv2d(64, 64, 3, 2, padding=1)) is None
+
+
+def test_rows_count_multiplications_of_their_kernels():
+    """A fused tiny RepVGG at 32x32, batch 2: direct for eager, less under
+    repseg's F(2x2, 3x3) (4/9 for the 3x3 stride-1 convs; the stride-2
+    ones stay direct)."""
+    spec = model_from_arch(TINY_ARCH)
+    rows = build_rows([spec], ['fused', 'fused+wino2'], tiny_builder())
+    direct, wino = (r.multiplications for r in rows)
+    assert direct > wino > 0.4 * direct
+    time_rows(rows, repeat=1, warmup=0)
+    results = summarize(rows, rows[0].name, gemm_macs_per_s=1e12)
+    for result in results:
+        assert result.machine_fraction == pytest.approx(
+            result.multiplications / (result.median_ms / 1e3) / 1e12)
+
+
+def test_gemm_rate_is_a_plausible_rate():
+    rate = benchmark.gemm_rate(size=256, repeat=2)
+    assert 1e8 < rate < 1e14
+
+
+def test_profile_parts_compose_to_the_model(tiny_config, tmp_path, capsys):
+    """Stem, four stages and the decode head, each checked and timed; the
+    JSON keeps them."""
+    out = tmp_path / 'profile.json'
+    benchmark_tool.main([str(tiny_config), '--shape', '64', '64',
+                         '--modes', 'fused', 'fused+psp', '--repeat', '2',
+                         '--warmup', '0', '--profile', 'fused+psp',
+                         '--json', str(out)])
+    printed = capsys.readouterr().out
+    assert 'profile of tiny_pspnet:fused+psp, part by part' in printed
+    assert 'fp32 GEMM rate' in printed
+    report = BenchmarkReport.load(out)
+    parts = report.profiles['tiny_pspnet:fused+psp']
+    assert [p.part for p in parts] == ['stem', 'stage_1', 'stage_2',
+                                       'stage_3', 'stage_4', 'decode_head']
+    assert parts[-1].output_shape == [1, 19, 4, 4]  # the logits
+    assert sum(p.multiplications for p in parts) == next(
+        r.multiplications for r in report.rows
+        if r.row == 'tiny_pspnet:fused+psp')
+    assert all(p.median_ms > 0 and p.machine_fraction > 0 for p in parts)

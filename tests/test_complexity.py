@@ -239,3 +239,24 @@ def test_a_bare_conv_is_its_own_top_level_part():
     report = model_complexity(nn.Conv2d(3, 2, 3, padding=1), (2, 2))
     # One 2x2 tile: 16 products per (input, output) channel pair.
     assert report.parts == {'(top level)': Complexity(56, 216, 96, 96)}
+
+
+def test_multiplications_under_winograd_tiles_known_answer():
+    """One 3x3 conv 8->16 channels at 6x6 (dilation 2: phases of 3), one
+    1x1 conv and a linear layer, by hand: F(4x4, 3x3) has 36 products per
+    4x4 tile; 3-long phases take one tile each, so 2 x 2 phases x 1 tile."""
+    from repseg.analysis import multiplications
+    model = nn.Sequential(nn.Conv2d(8, 16, 3, padding=2, dilation=2),
+                          nn.Conv2d(16, 4, 1), nn.Flatten(),
+                          nn.Linear(4 * 36, 10))
+    x = torch.zeros(1, 8, 6, 6)
+    direct = 36 * 9 * 8 * 16 + 36 * 16 * 4 + 4 * 36 * 10
+    assert multiplications(model, x, lambda conv: None) == direct
+    winograd = (2 * 2) * 36 * 8 * 16 + 36 * 16 * 4 + 4 * 36 * 10
+    assert multiplications(model, x, lambda conv: 4) == winograd
+    assert multiplications(model, torch.zeros(3, 8, 6, 6),
+                           lambda conv: 4) == 3 * winograd
+    # Grouped: each output channel reads in_channels / groups.
+    grouped = nn.Conv2d(8, 16, 3, padding=1, groups=2)
+    assert multiplications(grouped, torch.zeros(1, 8, 4, 4),
+                           lambda conv: 2) == 4 * 16 * 16 * 4

@@ -164,6 +164,10 @@ def test_ncnn_export_matches_pytorch_and_fp16_is_held_to_its_bound(
     check = json.loads((out_dir / 'deploy.json').read_text())['engines'][
         'ncnn']
     assert check['max_rel_diff'] <= 1e-4 and check['fp16'] is False
+    # Stage 4 is dilated: exported as plain convs for ncnn's Winograd.
+    assert check['rewrites'] == ['psp', 's2b']
+    param = (out_dir / 'deploy.ncnn.param').read_text()
+    assert ' 2=2 ' not in param and ' 12=2 ' not in param  # no dilation 2
     engine = init_model(out_dir / 'deploy.py', out_dir / 'deploy.ncnn.param')
     assert engine.backend.name == 'ncnn'
     assert engine.backend.input_shape == (None, 3, 64, 96)

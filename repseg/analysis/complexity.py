@@ -153,8 +153,10 @@ class ComplexityReport:
             paper=paper_figures(self))
 
 
-def winograd_tiles(length: int, dilation: int = 1) -> int:
-    """2-wide Winograd output tiles along one axis of ``length`` outputs.
+def winograd_tiles(length: int, dilation: int = 1,
+                   tile: int = WINOGRAD_TILE) -> int:
+    """``tile``-wide Winograd output tiles along one axis of ``length``
+    outputs.
 
     A dilation-``d`` conv is ``d`` interleaved undilated convs per axis
     (output ``i`` reads only inputs congruent to ``i`` mod ``d``), so the
@@ -162,7 +164,7 @@ def winograd_tiles(length: int, dilation: int = 1) -> int:
     """
     phases = (math.ceil((length - phase) / dilation)
               for phase in range(min(dilation, length)))
-    return sum(math.ceil(size / WINOGRAD_TILE) for size in phases)
+    return sum(math.ceil(size / tile) for size in phases)
 
 
 def conv_complexity(conv: _ConvNd, inputs: Tensor,
@@ -197,6 +199,45 @@ def linear_complexity(linear: nn.Linear, output: Tensor) -> Complexity:
     the batch is a separate product, e.g. tokens)."""
     macs = output[0].numel() * linear.in_features
     return Complexity(macs=macs, wino_muls=macs, wino_muls_dilated_direct=macs)
+
+
+def multiplications(module: nn.Module, inputs: Tensor,
+                    winograd_tile: Callable[[nn.Conv2d], Optional[int]]
+                    ) -> int:
+    """Multiplications of the convs and linear layers of one call
+    ``module(inputs)``, where each conv for which ``winograd_tile`` gives a
+    tile m runs Winograd F(m x m, 3x3): (m + 2)^2 products per m x m output
+    tile and (input channel of the group, output channel) pair, dilated
+    convs tiled per phase. Every other conv and linear layer counts its
+    multiply-adds. What a runtime's kernels compute, for a rate against the
+    machine's (``repseg.benchmark``)."""
+    total = 0
+
+    def count(layer, args, output):
+        nonlocal total
+        if isinstance(layer, nn.Linear):
+            total += output.numel() * layer.in_features
+            return
+        tile = winograd_tile(layer) if is_winograd_conv(layer) else None
+        if tile is None:
+            total += (output.numel() * math.prod(layer.kernel_size) *
+                      layer.in_channels // layer.groups)
+            return
+        height, width = output.shape[-2:]
+        tiles = (winograd_tiles(height, layer.dilation[0], tile) *
+                 winograd_tiles(width, layer.dilation[1], tile))
+        total += (output.shape[0] * tiles * (tile + 2)**2 *
+                  layer.out_channels * layer.in_channels // layer.groups)
+
+    handles = [m.register_forward_hook(count) for m in module.modules()
+               if isinstance(m, (nn.Conv2d, nn.Linear))]
+    try:
+        with torch.no_grad():
+            module(inputs)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return total
 
 
 class ComplexityCounter:

@@ -5,10 +5,24 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from .base import (Backend, BackendNotAvailable, EngineError,
                    check_input_shape)
+
+
+def winograd_tile(conv: nn.Conv2d) -> Optional[int]:
+    """The output tile of the Winograd kernel ncnn's x86 build runs ``conv``
+    with (F(6x6, 3x3) or F(4x4, 3x3)), None where it runs no Winograd: its
+    choice for a model without shape hints, as pnnx writes them
+    (``Convolution_x86::create_pipeline``; grouped convs run as one conv
+    per group). For the benchmark's rate against the machine."""
+    d_in = conv.in_channels // conv.groups
+    d_out = conv.out_channels // conv.groups
+    if (conv.kernel_size != (3, 3) or conv.stride != (1, 1)
+            or conv.dilation != (1, 1) or (d_in <= 8 and d_out <= 8)):
+        return None
+    return 6 if d_in <= 32 and d_out <= 32 else 4
 
 
 def input_shape(param_path: str) -> Tuple[Optional[int], ...]:

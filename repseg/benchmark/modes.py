@@ -4,8 +4,8 @@
   inference form, ``repseg.models.to_inference_form``: RepVGG blocks fused,
   every conv+BN folded, baselines' too).
 * options: exact rewrites (``repseg.rewrites``) ``psp`` (PSP head factorized),
-  ``s2b`` (dilated RepVGG stages as undilated convs on the input's polyphase
-  sub-images, space-to-batch), ``wino2`` / ``wino4`` (every 3x3 stride-1 conv
+  ``s2b`` (dilated RepVGG and ResNet stages as undilated convs on a mosaic
+  of the input's polyphase sub-images, space-to-batch), ``wino2`` / ``wino4`` (every 3x3 stride-1 conv
   by Winograd F(2x2, 3x3) / F(4x4, 3x3)), ``cl`` (channels-last memory format),
   and at most one runtime: ``jit`` (TorchScript, frozen, optimized for
   inference), ``compile`` (``torch.compile``, inductor with weight freezing),

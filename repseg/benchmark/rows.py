@@ -9,14 +9,15 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
+from ..analysis import multiplications
 from ..backends import (BackendNotAvailable, NcnnBackend,
                         OnnxRuntimeBackend, OpenVinoBackend, compile_module,
                         trace_and_freeze)
+from ..backends.ncnn import winograd_tile as ncnn_winograd_tile
 from ..equivalence import TOLERANCE, OutputMismatch, relative_difference
 from ..export import export_ncnn, export_onnx, export_openvino
 from ..models.fusion import to_inference_form
-from ..rewrites import (factorize_psp_heads, to_channels_last,
-                        use_space_to_batch, use_winograd)
+from ..rewrites import apply_rewrites, to_channels_last
 from .models import ModelSpec
 from .modes import ENGINES, BenchmarkError, Mode, parse_mode
 from .timing import measured_call
@@ -27,12 +28,15 @@ class Row:
     """One model in one mode, ready to run, and what was measured.
 
     ``run()`` computes the outputs (a tuple of tensors) from the row's own
-    copy of the input (in the row's memory format and precision).
+    copy of the input (in the row's memory format and precision);
+    ``multiplications`` is what one call computes with the row's kernels
+    (``row_multiplications``).
     """
     model_label: str
     mode: Mode
     run: Callable[[], Tuple[Tensor, ...]]
     batch_size: int
+    multiplications: Optional[int] = None
     times: List[float] = field(default_factory=list)
     max_rel_diff: Optional[float] = None
     peak_memory: Optional[int] = None
@@ -46,6 +50,30 @@ def fused_form(spec: ModelSpec, sample: Tensor) -> nn.Module:
     """The eager fused model: ``spec.model``'s inference form, the data
     flow observed on ``sample``."""
     return to_inference_form(spec.model, sample)[0]
+
+
+def winograd_tiles_of(mode: Mode) -> Callable[[nn.Conv2d], Optional[int]]:
+    """The Winograd tile each eligible conv of a row in ``mode`` runs with:
+    repseg's rewrite (``wino2``/``wino4``, dilated convs too), ncnn's own
+    choice (undilated convs only), none for the other runtimes (oneDNN,
+    which PyTorch and OpenVINO use, and ONNX Runtime's MLAS have no Winograd
+    kernels for fp32 here)."""
+    for tile in (2, 4):
+        if f'wino{tile}' in mode.options:
+            return lambda conv, tile=tile: tile
+    if mode.runtime == 'ncnn':
+        return ncnn_winograd_tile
+    return lambda conv: None
+
+
+def row_multiplications(spec: ModelSpec, model: nn.Module, inputs: Tensor,
+                        mode: Mode) -> int:
+    """Multiplications of one call of ``model`` (after the row's ``psp`` and
+    ``s2b`` rewrites, which change the work) on ``inputs`` under the row's
+    Winograd tiles; counted on a copy on the meta device (shapes only)."""
+    meta = copy.deepcopy(model).to('meta')
+    return multiplications(spec.forward(meta).eval(), inputs.to('meta'),
+                           winograd_tiles_of(mode))
 
 
 class RowBuilder:
@@ -94,13 +122,12 @@ class RowBuilder:
         self.check_mode(spec, mode)
         model = copy.deepcopy(forms[mode.form])
         inputs = self.inputs
-        if 'psp' in mode.options:
-            factorize_psp_heads(model)
-        if 's2b' in mode.options:  # before Winograd: it takes the result
-            use_space_to_batch(model)
-        for tile in (2, 4):
-            if f'wino{tile}' in mode.options:
-                use_winograd(model, tile)
+        # Counted before Winograd, which changes the modules, not the work
+        # the counter assigns them.
+        apply_rewrites(model, [o for o in mode.options if o in ('psp', 's2b')])
+        counted = row_multiplications(spec, model, inputs, mode)
+        apply_rewrites(model, [o for o in mode.options
+                               if o in ('wino2', 'wino4')])
         if 'cl' in mode.options:
             model = to_channels_last(model)
             inputs = inputs.contiguous(memory_format=torch.channels_last)
@@ -121,7 +148,7 @@ class RowBuilder:
             with torch.inference_mode():
                 return module(inputs)
 
-        return Row(spec.label, mode, run, batch_size)
+        return Row(spec.label, mode, run, batch_size, counted)
 
     def engine(self, mode: Mode, label: str, module: nn.Module,
                inputs: Tensor):

@@ -9,9 +9,10 @@ import torch
 from ..equivalence import FP16_TOLERANCE, TOLERANCE
 from ..results import BenchmarkReport
 from .models import ModelSpec, model_from_arch, model_from_config
+from .profile import profile_row
 from .rows import RowBuilder, build_rows
 from .summary import find_row, row_names, summarize
-from .timing import measure_cuda_memory, time_rows
+from .timing import gemm_rate, measure_cuda_memory, time_rows
 
 
 def build_specs(config: Optional[str] = None,
@@ -49,7 +50,8 @@ def benchmark(specs: Sequence[ModelSpec], modes: Sequence[str],
               channels_last: bool = False, repeat: int = 10,
               warmup: int = 2, tolerance: Optional[float] = None,
               reference: Optional[str] = None,
-              on_timing=None) -> BenchmarkReport:
+              on_timing=None,
+              profile: Optional[Sequence[str]] = None) -> BenchmarkReport:
     """Every model of ``specs`` in every mode of ``modes``, on one random
     input of ``shape`` (H, W; the first model's default otherwise).
 
@@ -58,7 +60,10 @@ def benchmark(specs: Sequence[ModelSpec], modes: Sequence[str],
     ``tolerance`` (default ``TOLERANCE``, ``FP16_TOLERANCE`` in fp16) an
     ``OutputMismatch`` stops the run. A bad mode, row name or model raises
     ``BenchmarkError`` before any slow work. ``on_timing(environment, rows)``
-    is called once the rows are built, before they are timed.
+    is called once the rows are built, before they are timed. ``profile``
+    names rows (as ``--reference`` does) to profile part by part after the
+    timing (``repseg.benchmark.profile``); an empty list profiles the first
+    model's fastest row.
     """
     if tolerance is None:
         tolerance = FP16_TOLERANCE if fp16 else TOLERANCE
@@ -69,15 +74,32 @@ def benchmark(specs: Sequence[ModelSpec], modes: Sequence[str],
     with tempfile.TemporaryDirectory(prefix='benchmark_') as workdir:
         builder = RowBuilder(inputs, device, fp16, channels_last, workdir)
         # A wrong reference fails now, not after minutes of preparation.
-        reference = find_row(row_names(specs, modes, builder), reference)
+        names = row_names(specs, modes, builder)
+        reference = find_row(names, reference)
+        profiled = [find_row(names, text) for text in profile or ()]
         rows = build_rows(specs, modes, builder, tolerance)
         env = environment(device, inputs, fp16, channels_last, repeat, warmup)
         if on_timing is not None:
             on_timing(env, rows)
+        # The machine's multiply rate, before and after the timing (the
+        # better of the two: a busy phase should not flatter the rows).
+        rates = [gemm_rate(device)]
         time_rows(rows, repeat, warmup, device)
+        rates.append(gemm_rate(device))
+        env['gemm_macs_per_s'] = max(rates)
         if torch.device(device).type == 'cuda':
             for row in rows:
                 row.peak_memory = measure_cuda_memory(row, device)
+        results = summarize(rows, reference, None if fp16 else max(rates))
+        if profile is not None and not profiled:
+            profiled = [min((r for r in results if r.model == specs[0].label),
+                            key=lambda r: r.median_ms).row]
+        profiles = {}
+        for name in profiled:
+            row = next(r for r in rows if r.name == name)
+            spec = next(s for s in specs if s.label == row.model_label)
+            profiles[name] = profile_row(spec, row.mode.name, builder,
+                                         max(rates))
     return BenchmarkReport(environment=env, reference=reference,
-                           tolerance=tolerance,
-                           rows=summarize(rows, reference))
+                           tolerance=tolerance, rows=results,
+                           profiles=profiles)

@@ -39,10 +39,12 @@ def find_row(names: Sequence[str], text: Optional[str]) -> str:
     return matches[0]
 
 
-def summarize(rows: Sequence[Row], reference: str) -> List[BenchmarkRow]:
+def summarize(rows: Sequence[Row], reference: str,
+              gemm_macs_per_s: Optional[float] = None) -> List[BenchmarkRow]:
     """Per row: latency median, quartiles, min and max (ms), images/s,
-    peak memory (MiB), output difference and speed-up over the row named
-    ``reference``."""
+    peak memory (MiB), output difference, speed-up over the row named
+    ``reference``, and the rate of its multiplications against
+    ``gemm_macs_per_s`` (``timing.gemm_rate``) where given."""
     ref_median = statistics.median(
         next(r for r in rows if r.name == reference).times)
     results = []
@@ -53,6 +55,9 @@ def summarize(rows: Sequence[Row], reference: str) -> List[BenchmarkRow]:
             q1, _, q3 = statistics.quantiles(times, n=4, method='inclusive')
         else:
             q1 = q3 = median
+        fraction = None
+        if gemm_macs_per_s and row.multiplications is not None:
+            fraction = row.multiplications / median / gemm_macs_per_s
         results.append(
             BenchmarkRow(
                 row=row.name, model=row.model_label, mode=row.mode.name,
@@ -64,7 +69,9 @@ def summarize(rows: Sequence[Row], reference: str) -> List[BenchmarkRow]:
                                  row.peak_memory / 2**20),
                 max_rel_diff=row.max_rel_diff,
                 speedup=ref_median / median,
-                latencies_ms=[1e3 * t for t in row.times]))
+                latencies_ms=[1e3 * t for t in row.times],
+                multiplications=row.multiplications,
+                machine_fraction=fraction))
     return results
 
 
@@ -73,17 +80,25 @@ def format_table(results: Sequence[BenchmarkRow], reference: str) -> str:
     width = max(len('row'), *(len(r.row) for r in results))
     header = (f'{"row":<{width}} {"median ms":>10} {"IQR ms":>17} '
               f'{"min ms":>9} {"img/s":>8} {"peak MiB":>9} {"rel diff":>9} '
-              f'{"speed-up":>8}')
+              f'{"speed-up":>8} {"G mults":>8} {"% GEMM":>6}')
     lines = [header, '-' * len(header)]
     for r in results:
         memory = ('n/a' if r.peak_memory_mib is None else
                   f'{r.peak_memory_mib:.0f}')
         iqr = f'{r.q1_ms:.1f}-{r.q3_ms:.1f}'
+        mults = ('n/a' if r.multiplications is None else
+                 f'{r.multiplications / 1e9:.1f}')
+        fraction = ('n/a' if r.machine_fraction is None else
+                    f'{100 * r.machine_fraction:.0f}%')
         lines.append(
             f'{r.row:<{width}} {r.median_ms:>10.1f} {iqr:>17} '
             f'{r.min_ms:>9.1f} {r.images_per_s:>8.2f} {memory:>9} '
-            f'{r.max_rel_diff:>9.1e} {r.speedup:>7.2f}x')
+            f'{r.max_rel_diff:>9.1e} {r.speedup:>7.2f}x {mults:>8} '
+            f'{fraction:>6}')
     lines.append(f'speed-up: median latency of {reference} / median latency'
                  ' of the row; rel diff: largest |output - eager fused '
-                 'output| / largest |eager fused output|')
+                 'output| / largest |eager fused output|; G mults: '
+                 'multiplications of convs and linear layers per call under '
+                 "the row's Winograd tiles; % GEMM: their rate over the fp32 "
+                 'GEMM rate measured in the run')
     return '\n'.join(lines)

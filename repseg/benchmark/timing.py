@@ -38,6 +38,23 @@ def time_rows(rows: Sequence[Row], repeat: int, warmup: int,
                 row.times.append(time.perf_counter() - began)
 
 
+def gemm_rate(device: str = 'cpu', size: int = 2048, repeat: int = 5) -> float:
+    """The machine's fp32 multiply rate (multiply-adds per second): the best
+    of ``repeat`` square ``size`` x ``size`` products (``torch.mm``: MKL or
+    oneBLAS on the CPU, cuBLAS on a GPU) at torch's thread count."""
+    device = torch.device(device)
+    a, b = (torch.randn(size, size, device=device) for _ in range(2))
+    torch.mm(a, b)  # warm-up: threads, allocations
+    best = float('inf')
+    for _ in range(repeat):
+        _synchronize(device)
+        began = time.perf_counter()
+        torch.mm(a, b)
+        _synchronize(device)
+        best = min(best, time.perf_counter() - began)
+    return size**3 / best
+
+
 def _current_rss() -> int:
     with open('/proc/self/statm') as statm:
         return int(statm.read().split()[1]) * resource.getpagesize()

@@ -309,7 +309,8 @@ def to_inference_form(model: nn.Module, example: Optional[Tensor] = None,
     """
     before = count_layers(model)
     reparameterized = count_unfused_blocks(model)
-    fused = reparameterize_model(model, inplace=inplace).eval()
+    fused = reparameterize_model(model, inplace=inplace)
+    fused.eval()  # not chained: mmseg's ResNet.train returns None
     if example is None:
         example = example_image(fused)
     with torch.no_grad():

@@ -37,6 +37,19 @@ def shifted_interpolation_matrices(in_size: int, out_size: int,
         [padded[reach + o:reach + o + out_size] for o in offsets])
 
 
+def upsampling_matrix(grid: Tuple[int, int], size: Tuple[int, int],
+                      kernel_size: Tuple[int, int], dilation: Tuple[int, int],
+                      padding: Tuple[int, int], align_corners: bool) -> Tensor:
+    """``M[(ky, kx, i, j), (y, x)]``: the weight of grid cell (i, j) in the
+    upsampled map at ``(y, x) + tap offset (ky, kx)``, zero outside it."""
+    rows, cols = (shifted_interpolation_matrices(
+        grid[axis], size[axis],
+        [k * dilation[axis] - padding[axis] for k in range(kernel_size[axis])],
+        align_corners) for axis in (0, 1))
+    matrix = torch.einsum('kyi,lxj->klijyx', rows, cols)
+    return matrix.reshape(-1, size[0] * size[1])
+
+
 def conv_of_upsampled(pooled: Tensor, kernel: Tensor, size: Tuple[int, int],
                       dilation: Tuple[int, int], padding: Tuple[int, int],
                       align_corners: bool) -> Tensor:
@@ -45,22 +58,19 @@ def conv_of_upsampled(pooled: Tensor, kernel: Tensor, size: Tuple[int, int],
 
     Convolution mixes channels and bilinear upsampling mixes positions, so
     they commute: each tap's kernel is applied to the few pooled cells
-    first, and each tap's result is upsampled, shifted and summed by two
-    small matrix products: the work grows with the grid, not the output.
+    first (one 1x1 conv for all taps), and the taps' results are upsampled,
+    shifted and summed by one matrix product with ``upsampling_matrix``.
+    Plain 1x1 conv, reshape and matmul, which the engines convert (ncnn
+    has no einsum); the work grows with the grid, not the output.
     """
-    kernel_h, kernel_w = kernel.shape[-2:]
-    rows = shifted_interpolation_matrices(
-        pooled.shape[2], size[0],
-        [k * dilation[0] - padding[0] for k in range(kernel_h)],
-        align_corners).to(pooled)
-    cols = shifted_interpolation_matrices(
-        pooled.shape[3], size[1],
-        [k * dilation[1] - padding[1] for k in range(kernel_w)],
-        align_corners).to(pooled)
-    # taps[n, ky, kx, o, i, j]: tap (ky, kx) of the kernel on cell (i, j).
-    taps = torch.einsum('ocyx,ncij->nyxoij', kernel, pooled)
-    per_row = torch.einsum('lxj,nkloij->nkoix', cols, taps)
-    return torch.einsum('kyi,nkoix->noyx', rows, per_row)
+    n, in_channels, grid_h, grid_w = pooled.shape
+    out_channels, _, kernel_h, kernel_w = kernel.shape
+    per_tap = kernel.permute(0, 2, 3, 1).reshape(
+        out_channels * kernel_h * kernel_w, in_channels, 1, 1)
+    taps = F.conv2d(pooled, per_tap).reshape(n, out_channels, -1)
+    matrix = upsampling_matrix((grid_h, grid_w), size, (kernel_h, kernel_w),
+                               dilation, padding, align_corners).to(pooled)
+    return torch.matmul(taps, matrix).reshape(n, out_channels, *size)
 
 
 class FactorizedPSPHead(nn.Module):

@@ -4,6 +4,7 @@
         [--baselines CONFIG ...] [--shape H W] [--batch-size N]
         [--device cpu|cuda] [--repeat N] [--warmup N] [--fp16]
         [--channels-last] [--threads N] [--reference ROW] [--json FILE]
+        [--profile [ROW ...]]
     python tools/analysis_tools/benchmark.py --arch A0 [same options]
 
 Every model (CONFIG or the bare RepVGG backbone of --arch, then each
@@ -12,8 +13,8 @@ timed interleaved so that noise on a shared machine hits all rows alike.
 A mode is FORM[+OPTION...]: FORM 'unfused' (multi-branch, as built) or 'fused'
 (RepVGG blocks fused, every conv+BN folded, baselines included); options 'cl'
 (channels-last), 'psp' (PSP head bottleneck factorized, exact), 's2b' (dilated
-RepVGG stages as undilated convs on polyphase sub-images, space-to-batch,
-exact), 'wino2' or 'wino4' (3x3 stride-1 convs by Winograd F(2x2,3x3) /
+RepVGG and ResNet stages as undilated convs on a mosaic of polyphase
+sub-images, space-to-batch, exact), 'wino2' or 'wino4' (3x3 stride-1 convs by Winograd F(2x2,3x3) /
 F(4x4,3x3)) and one runtime of 'jit' (TorchScript frozen), 'compile'
 (torch.compile, inductor with freezing), 'onnx' (ONNX Runtime, needs `pip
 install -e .[onnx]`), 'ncnn' (ncnn through pnnx, needs `pip install -e
@@ -28,7 +29,10 @@ output) is taken as it is, without the 'unfused' mode. Segmentors run
 ``model(x, mode='tensor')`` (decode-head logits), classifiers give logits,
 --arch the four stage outputs. Before timing, every row is compared with
 the model's eager fused output, and one that differs by more than
---tolerance (largest |diff| / largest |output|) stops the run.
+--tolerance (largest |diff| / largest |output|) stops the run. Each row
+also shows its multiplications under its Winograd tiles and their rate
+against the fp32 GEMM rate measured in the run; --profile times a row part
+by part (stem, stages, decode head).
 """
 import argparse
 import sys
@@ -36,7 +40,7 @@ import sys
 import torch
 
 from repseg.benchmark import (BenchmarkError, benchmark, build_specs,
-                              format_table, parse_mode)
+                              format_profile, format_table, parse_mode)
 from repseg.cli import doc_parser, non_negative_int, positive_int
 from repseg.equivalence import FP16_TOLERANCE, TOLERANCE, OutputMismatch
 
@@ -93,6 +97,11 @@ def parse_args(argv=None):
                         'LABEL:MODE or MODE (default: the first row)')
     parser.add_argument('--json', metavar='FILE',
                         help='also write the results to this JSON file')
+    parser.add_argument('--profile', nargs='*', metavar='ROW',
+                        help='after the timing, time these rows (named as '
+                        'for --reference; none: the first model\'s fastest '
+                        'row) part by part: stem, stages, decode head, each '
+                        'with its multiplications and %% of the GEMM rate')
     args = parser.parse_args(argv)
     if (args.config is None) == (args.arch is None):
         parser.error('give either CONFIG or --arch')
@@ -122,10 +131,16 @@ def main(argv=None):
         report = benchmark(specs, args.modes, args.shape, args.batch_size,
                            args.device, args.fp16, args.channels_last,
                            args.repeat, args.warmup, args.tolerance,
-                           args.reference, on_timing=announce)
+                           args.reference, on_timing=announce,
+                           profile=args.profile)
     except (BenchmarkError, OutputMismatch) as err:
         sys.exit(f'benchmark.py: {err}')
     print(format_table(report.rows, report.reference))
+    print(f'fp32 GEMM rate: {report.environment["gemm_macs_per_s"] / 1e9:.1f}'
+          ' G multiply-adds/s')
+    medians = {r.row: r.median_ms for r in report.rows}
+    for name, parts in report.profiles.items():
+        print(format_profile(name, parts, medians[name]))
     if args.json:
         report.dump(args.json)
         print(f'wrote {args.json}')
