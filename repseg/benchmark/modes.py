@@ -27,7 +27,7 @@ REWRITES = ('psp', 's2b', 'wino2', 'wino4', 'cl')
 ENGINES = ('onnx', 'ncnn', 'openvino')
 RUNTIMES = ('jit', 'compile') + ENGINES
 OPTIONS = REWRITES + RUNTIMES
-FAST_MODE = 'fused+psp+wino4+compile'
+FAST_MODE = 'fused+psp+s2b+ncnn'
 ALIASES = {'jit': 'fused+jit', 'compile': 'fused+compile',
            'onnx': 'fused+onnx', 'ncnn': 'fused+ncnn',
            'openvino': 'fused+openvino', 'fast': FAST_MODE}

@@ -5,9 +5,10 @@ import ctypes
 import gc
 import resource
 import time
-from typing import TYPE_CHECKING, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Callable, Optional, Sequence, Tuple
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 if TYPE_CHECKING:
@@ -38,21 +39,46 @@ def time_rows(rows: Sequence[Row], repeat: int, warmup: int,
                 row.times.append(time.perf_counter() - began)
 
 
-def gemm_rate(device: str = 'cpu', size: int = 2048, repeat: int = 5) -> float:
-    """The machine's fp32 multiply rate (multiply-adds per second): the best
-    of ``repeat`` square ``size`` x ``size`` products (``torch.mm``: MKL or
-    oneBLAS on the CPU, cuBLAS on a GPU) at torch's thread count."""
-    device = torch.device(device)
-    a, b = (torch.randn(size, size, device=device) for _ in range(2))
-    torch.mm(a, b)  # warm-up: threads, allocations
+def _best_time(call: Callable[[], object], device: torch.device,
+               repeat: int) -> float:
+    call()  # warm-up: threads, allocations, kernel choice
     best = float('inf')
     for _ in range(repeat):
         _synchronize(device)
         began = time.perf_counter()
-        torch.mm(a, b)
+        call()
         _synchronize(device)
         best = min(best, time.perf_counter() - began)
-    return size**3 / best
+    return best
+
+
+# 1x1 convolutions (channels, map side, channels-last) that oneDNN runs as
+# GEMMs; which shape is fastest varies from run to run here.
+ONEDNN_GEMMS = ((512, 64, True), (1024, 64, True), (1024, 32, False))
+
+
+def gemm_rate(device: str = 'cpu', size: int = 2048, repeat: int = 5) -> float:
+    """The machine's fp32 multiply rate (multiply-adds per second): the best
+    of ``repeat`` calls of GEMMs at torch's thread count, a square ``size``
+    x ``size`` product (``torch.mm``: MKL on the CPU, cuBLAS on a GPU) and,
+    on the CPU, the 1x1 convolutions of ``ONEDNN_GEMMS`` (oneDNN's GEMM
+    kernels). Both, because MKL runs below the peak on AMD processors (about
+    90 against 100-108 G/s measured on this project's 2-core EPYC), where
+    oneDNN does not."""
+    device = torch.device(device)
+    a, b = (torch.randn(size, size, device=device) for _ in range(2))
+    rate = size**3 / _best_time(lambda: torch.mm(a, b), device, repeat)
+    if device.type != 'cpu':
+        return rate
+    for channels, side, channels_last in ONEDNN_GEMMS:
+        x = torch.randn(1, channels, side, side)
+        w = torch.randn(channels, channels, 1, 1)
+        if channels_last:
+            x, w = (t.contiguous(memory_format=torch.channels_last)
+                    for t in (x, w))
+        seconds = _best_time(lambda: F.conv2d(x, w), device, repeat)
+        rate = max(rate, channels**2 * side**2 / seconds)
+    return rate
 
 
 def _current_rss() -> int:
