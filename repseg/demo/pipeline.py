@@ -28,8 +28,9 @@ QA_SEG_CONFIG = 'configs/demo/pspnet_qarepvgg_a0_demo.py'
 BASELINE_CONFIG = 'configs/demo/pspnet_r18_demo.py'
 INPUT_SHAPE = ('128', '256')  # the demo's test size (H W)
 # Every model in its trained and fused form, and fused on each engine the
-# demo deploys to: the report times each trained model at its fastest.
-BENCHMARK_MODES = ('unfused', 'fused', 'fused+onnx', 'fused+ncnn')
+# demo deploys to, as tools/deploy.py exports for it (ncnn: with the psp
+# and s2b rewrites): the report times each trained model at its fastest.
+BENCHMARK_MODES = ('unfused', 'fused', 'fused+onnx', 'fused+psp+s2b+ncnn')
 # Written into every work dir the demo uses: --restart clears only such a
 # folder, and a quick run never mixes with a full one.
 MARKER = '.run_demo.json'
