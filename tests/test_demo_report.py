@@ -644,7 +644,7 @@ QUICK_COMMANDS = [
     'python tools/analysis_tools/benchmark.py '
     'configs/demo/pspnet_repvgg_a0_demo.py '
     'WORK/pspnet_repvgg_a0_demo/iter_4.pth --modes unfused fused '
-    'fused+onnx fused+ncnn '
+    'fused+onnx fused+psp+s2b+ncnn '
     '--baselines configs/demo/pspnet_r18_demo.py --shape 128 256 '
     '--batch-size 1 --reference pspnet_repvgg_a0_demo:unfused --repeat 2 '
     '--warmup 1 --json WORK/benchmark.json',
@@ -685,7 +685,7 @@ FULL_COMMANDS = QUICK_COMMANDS[:4] + [
     'python tools/analysis_tools/benchmark.py '
     'configs/demo/pspnet_repvgg_a0_demo.py '
     'work_dirs/pspnet_repvgg_a0_demo/iter_300.pth --modes unfused fused '
-    'fused+onnx fused+ncnn '
+    'fused+onnx fused+psp+s2b+ncnn '
     '--baselines configs/demo/pspnet_r18_demo.py --shape 128 256 '
     '--batch-size 1 --reference pspnet_repvgg_a0_demo:unfused --json '
     'WORK/benchmark.json',

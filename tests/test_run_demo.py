@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 # benchmark, 2 inference runs; the 2 QARepVGG-A0 trainings; per model,
 # quantize, 2 tests (FP32, INT8) and 2 latency runs
 STEP_COUNT = 16 + 2 + 2 * 5
-BENCHMARK_MODES = ('unfused', 'fused', 'fused+onnx', 'fused+ncnn')
+BENCHMARK_MODES = ('unfused', 'fused', 'fused+onnx', 'fused+psp+s2b+ncnn')
 QUANTIZED = (('RepVGG-A0', 'repvgg_a0'), ('QARepVGG-A0', 'qarepvgg_a0'))
 
 
