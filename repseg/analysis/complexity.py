@@ -92,8 +92,7 @@ PAPER_FIGURES = {
 # A segmentor's auxiliary heads train only; they are not in the totals.
 TRAINING_ONLY_PARTS = ('auxiliary_head', )
 
-WINOGRAD_TILE = 2  # F(2x2, 3x3): 2x2 outputs per tile ...
-WINOGRAD_TILE_MULS = (WINOGRAD_TILE + 3 - 1)**2  # ... from 4x4 = 16 products
+WINOGRAD_TILE = 2  # F(2x2, 3x3): 2x2 outputs per tile from 4x4 = 16 products
 
 
 @dataclass
@@ -167,6 +166,18 @@ def winograd_tiles(length: int, dilation: int = 1,
     return sum(math.ceil(size / tile) for size in phases)
 
 
+def winograd_products(conv: nn.Conv2d, output: Tensor, tile: int) -> int:
+    """Multiplications of one Winograd-eligible conv call under F(tile x
+    tile, 3x3), per image: (tile + 2)^2 products per output tile and per
+    (input channel of the group, output channel) pair, dilated convs tiled
+    per phase; the transforms are additions only."""
+    height, width = output.shape[-2:]
+    tiles = (winograd_tiles(height, conv.dilation[0], tile) *
+             winograd_tiles(width, conv.dilation[1], tile))
+    channel_pairs = conv.out_channels * conv.in_channels // conv.groups
+    return tiles * (tile + 2)**2 * channel_pairs
+
+
 def conv_complexity(conv: _ConvNd, inputs: Tensor,
                     output: Tensor) -> Complexity:
     """Multiply-adds and Winograd multiplications of one conv call, per
@@ -183,13 +194,8 @@ def conv_complexity(conv: _ConvNd, inputs: Tensor,
     if not is_winograd_conv(conv):
         return Complexity(macs=macs, wino_muls=macs,
                           wino_muls_dilated_direct=macs)
-    height, width = output.shape[-2:]
-    dilation_h, dilation_w = conv.dilation
-    tiles = (winograd_tiles(height, dilation_h) *
-             winograd_tiles(width, dilation_w))
-    channel_pairs = conv.out_channels * conv.in_channels // conv.groups
-    wino = tiles * WINOGRAD_TILE_MULS * channel_pairs
-    dilated = (dilation_h, dilation_w) != (1, 1)
+    wino = winograd_products(conv, output, WINOGRAD_TILE)
+    dilated = conv.dilation != (1, 1)
     return Complexity(macs=macs, wino_muls=wino,
                       wino_muls_dilated_direct=macs if dilated else wino)
 
@@ -215,19 +221,15 @@ def multiplications(module: nn.Module, inputs: Tensor,
 
     def count(layer, args, output):
         nonlocal total
-        if isinstance(layer, nn.Linear):
-            total += output.numel() * layer.in_features
-            return
-        tile = winograd_tile(layer) if is_winograd_conv(layer) else None
-        if tile is None:
-            total += (output.numel() * math.prod(layer.kernel_size) *
-                      layer.in_channels // layer.groups)
-            return
-        height, width = output.shape[-2:]
-        tiles = (winograd_tiles(height, layer.dilation[0], tile) *
-                 winograd_tiles(width, layer.dilation[1], tile))
-        total += (output.shape[0] * tiles * (tile + 2)**2 *
-                  layer.out_channels * layer.in_channels // layer.groups)
+        tile = (winograd_tile(layer) if isinstance(layer, nn.Conv2d)
+                and is_winograd_conv(layer) else None)
+        if tile is not None:
+            per_image = winograd_products(layer, output, tile)
+        elif isinstance(layer, nn.Linear):
+            per_image = linear_complexity(layer, output).macs
+        else:
+            per_image = conv_complexity(layer, args[0], output).macs
+        total += output.shape[0] * per_image
 
     handles = [m.register_forward_hook(count) for m in module.modules()
                if isinstance(m, (nn.Conv2d, nn.Linear))]

@@ -75,8 +75,8 @@ def profile_row(spec: ModelSpec, mode: str, builder: RowBuilder,
     for the first), checked against its own eager fused output and timed
     interleaved with the other parts."""
     mode = builder.with_global_options(parse_mode(mode)).name
-    prepared = []
-    for name, part, part_inputs in model_parts(spec, builder.inputs):
+    parts, prepared = model_parts(spec, builder.inputs), []
+    for name, part, part_inputs in parts:
         part_spec = ModelSpec(f'{spec.label}.{name}', part, 'backbone',
                               tuple(part_inputs.shape[2:]),
                               part_inputs.shape[1])
@@ -86,8 +86,7 @@ def profile_row(spec: ModelSpec, mode: str, builder: RowBuilder,
         prepared += build_rows([part_spec], [mode], part_builder)
     time_rows(prepared, repeat, warmup, str(builder.device))
     profile = []
-    for (name, _, part_inputs), row in zip(
-            model_parts(spec, builder.inputs), prepared):
+    for (name, _, part_inputs), row in zip(parts, prepared):
         median = statistics.median(row.times)
         outputs = row.run()
         profile.append(ProfilePart(

@@ -83,14 +83,13 @@ def benchmark(specs: Sequence[ModelSpec], modes: Sequence[str],
             on_timing(env, rows)
         # The machine's multiply rate, before and after the timing (the
         # better of the two: a busy phase should not flatter the rows).
-        rates = [gemm_rate(device)]
+        rate = gemm_rate(device)
         time_rows(rows, repeat, warmup, device)
-        rates.append(gemm_rate(device))
-        env['gemm_macs_per_s'] = max(rates)
+        rate = env['gemm_macs_per_s'] = max(rate, gemm_rate(device))
         if torch.device(device).type == 'cuda':
             for row in rows:
                 row.peak_memory = measure_cuda_memory(row, device)
-        results = summarize(rows, reference, None if fp16 else max(rates))
+        results = summarize(rows, reference, None if fp16 else rate)
         if profile is not None and not profiled:
             profiled = [min((r for r in results if r.model == specs[0].label),
                             key=lambda r: r.median_ms).row]
@@ -98,8 +97,7 @@ def benchmark(specs: Sequence[ModelSpec], modes: Sequence[str],
         for name in profiled:
             row = next(r for r in rows if r.name == name)
             spec = next(s for s in specs if s.label == row.model_label)
-            profiles[name] = profile_row(spec, row.mode.name, builder,
-                                         max(rates))
+            profiles[name] = profile_row(spec, row.mode.name, builder, rate)
     return BenchmarkReport(environment=env, reference=reference,
                            tolerance=tolerance, rows=results,
                            profiles=profiles)
