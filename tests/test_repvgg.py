@@ -226,3 +226,18 @@ def test_registered_in_mmseg_scope_and_custom_imports():
     assert isinstance(model, RepVGG)
     assert MODELS.get('RepVGG') is RepVGG
     assert MODELS.scope == 'mmseg'
+
+
+@pytest.mark.parametrize('block_type', ['repvgg', 'qarepvgg'])
+def test_default_init_is_kaiming_fan_out(block_type):
+    """From scratch (init_cfg None), every conv is Kaiming-normal with
+    fan-out (mmpretrain's RepVGG default), not PyTorch's uniform init."""
+    torch.manual_seed(0)
+    backbone = RepVGG('A0', block_type=block_type)
+    backbone.init_weights()
+    conv = backbone.stage_3[1].branch_3x3.conv
+    fan_out = conv.out_channels * conv.kernel_size[0] * conv.kernel_size[1]
+    expected = (2 / fan_out)**0.5
+    assert conv.weight.std().item() == pytest.approx(expected, rel=0.05)
+    # PyTorch's default (kaiming_uniform, a=sqrt(5)) would be 1/sqrt(3 fan_in).
+    assert conv.weight.std().item() > 2 * (1 / (3 * fan_out))**0.5

@@ -225,3 +225,12 @@ def test_pretrained_checkpoint_missing_or_absent(demo_cityscapes, tmp_path,
     with pytest.warns(UserWarning, match='from scratch'), \
             pytest.raises(ZeroDivisionError):
         train_tool.main([str(config), '--work-dir', str(tmp_path / 'w')])
+    # mmengine's list form: the Pretrained entry among others is checked.
+    listed = tmp_path / 'listed.py'
+    listed.write_text(
+        f"_base_ = {str(config)!r}\n"
+        "model = dict(backbone=dict(init_cfg=["
+        "dict(type='Kaiming', layer=['Conv2d']), "
+        f"dict(type='Pretrained', checkpoint={str(missing)!r})]))\n")
+    with pytest.raises(FileNotFoundError, match='absent.pth'):
+        train_tool.main([str(listed), '--work-dir', str(tmp_path / 'w')])

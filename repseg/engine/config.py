@@ -97,12 +97,15 @@ def check_pretrained(cfg: Config) -> None:
     """Fail early, naming the path, when the backbone's pretrained checkpoint
     is missing; warn when there is none (training from scratch)."""
     backbone = cfg.model.get('backbone', {})
-    init_cfg = backbone.get('init_cfg')
-    if not init_cfg or init_cfg.get('type') != 'Pretrained':
+    init_cfg = backbone.get('init_cfg') or []
+    # mmengine takes one init dict or a list of them.
+    init_cfgs = init_cfg if isinstance(init_cfg, (list, tuple)) else [init_cfg]
+    pretrained = [c for c in init_cfgs if c.get('type') == 'Pretrained']
+    if not pretrained:
         warnings.warn('no pretrained checkpoint for the backbone '
                       '(model.backbone.init_cfg): training from scratch')
         return
-    checkpoint = init_cfg.get('checkpoint', '')
+    checkpoint = pretrained[0].get('checkpoint', '')
     if '://' not in checkpoint and not osp.isfile(checkpoint):
         raise FileNotFoundError(
             f'pretrained backbone checkpoint {checkpoint!r} does not exist '
