@@ -240,4 +240,5 @@ def test_default_init_is_kaiming_fan_out(block_type):
     expected = (2 / fan_out)**0.5
     assert conv.weight.std().item() == pytest.approx(expected, rel=0.05)
     # PyTorch's default (kaiming_uniform, a=sqrt(5)) would be 1/sqrt(3 fan_in).
-    assert conv.weight.std().item() > 2 * (1 / (3 * fan_out))**0.5
+    fan_in = conv.in_channels * conv.kernel_size[0] * conv.kernel_size[1]
+    assert conv.weight.std().item() > 2 * (1 / (3 * fan_in))**0.5
