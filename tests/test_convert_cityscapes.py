@@ -204,3 +204,40 @@ def test_mmseg_cityscapes_dataset_loads_the_converted_demo(fresh_demo):
         np.testing.assert_array_equal(sample['gt_seg_map'], expected)
         seen |= set(np.unique(sample['gt_seg_map']).tolist())
     assert seen == set(range(19)) | {255}
+
+
+def _write_train_ids(root, split, stem, label):
+    city = stem.split('_')[0]
+    path = root / 'gtFine' / split / city / f'{stem}_gtFine_labelTrainIds.png'
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(label.astype(np.uint8)).save(path)
+
+
+def test_class_weights_follow_enet_rule(tmp_path):
+    # 3 classes: road on 60 of the 100 labelled pixels, sky on 40, class 2
+    # absent; 20 ignored pixels do not count.
+    label = np.full((10, 12), 255)
+    label[:, :6] = 0
+    label[:4, 6:] = 1
+    label[4:, 6:] = 0
+    _write_train_ids(tmp_path, 'train', 'aachen_000000_000019',
+                     label[:5])
+    _write_train_ids(tmp_path, 'train', 'bremen_000000_000019',
+                     label[5:])
+    labelled = (label != 255).sum()
+    share = np.array([(label == 0).sum(), (label == 1).sum(), 0]) / labelled
+    from repseg.datasets import class_weights
+    weights = class_weights(tmp_path, num_classes=3, offset=1.10)
+    assert weights == [round(float(w), 2)
+                       for w in 1 / np.log(1.10 + share)]
+    assert weights[2] == round(1 / np.log(1.10), 2)  # absent: the largest
+    assert weights[0] < weights[1] < weights[2]
+
+
+def test_class_weights_errors_name_the_path(tmp_path):
+    from repseg.datasets import class_weights
+    with pytest.raises(DatasetNotReadyError, match=re.escape(
+            str(tmp_path / 'gtFine' / 'val'))):
+        class_weights(tmp_path, split='val')
+    with pytest.raises(ValueError, match='offset must be > 1'):
+        class_weights(tmp_path, offset=1.0)

@@ -2,6 +2,7 @@
 subprocess): the files it writes and what they say, the training curves of
 resumed runs, and the demo's step scheduler and work-dir rules."""
 import json
+import os
 import re
 from pathlib import Path
 
@@ -20,8 +21,8 @@ from repseg.demo.report import (QuantizationFiles, ReportInputs,
 from repseg.demo.report.figures import fastest_fused_row
 from repseg.demo.report.logs import read_scalars, training_curves
 from repseg.demo.report.plots import speed_accuracy_points
-from repseg.demo.steps import (STEP_SECONDS, DemoError, Step, StepFailed,
-                               read_step_seconds, run_steps)
+from repseg.demo.steps import (STEP_SECONDS, DemoError, Lanes, Step,
+                               StepFailed, read_step_seconds, run_steps)
 from repseg.equivalence import TOLERANCE
 from repseg.results import BenchmarkReport, ReportFormatError
 
@@ -120,7 +121,9 @@ def make_work_dir(root):
         benchmark_json=root / 'benchmark.json',
         predictions_dir=root / 'predictions', data_root=root / 'data',
         commands=['python tools/train.py x.py'],
-        step_seconds={'train': 12.0, 'make data': None}, quick=True,
+        step_seconds={'make data': None, 'trainings': 20.0, 'train': 12.0,
+                      'train qa': 15.0, 'deploy': 3.0},
+        side_by_side_steps=['train', 'train qa'], quick=True,
         image_inference=root / 'infer_val.json',
         video_inference=root / 'infer_video.json',
         overlay_video=root / 'infer_video' / 'street_overlay.mp4',
@@ -212,8 +215,10 @@ def test_build_report_writes_every_file(tmp_path):
     assert '| pspnet_r18_demo | fused | 31.3 | 29.5 | 31.9 | x1.36 |' \
         in markdown
     assert '| sidewalk | 10.00 | 10.00 | 5.00 | 7.50 |' in markdown
-    assert '| train | 12 |' in markdown and '| make data | - |' in markdown
-    assert '| total | 12 |' in markdown
+    assert '| train (side by side) | 12 |' in markdown
+    assert '| make data | - |' in markdown
+    # The lanes' wall clock counts, not the steps that ran side by side.
+    assert '| total | 23 |' in markdown
     for image in ('speed_vs_accuracy.png', 'training_curves.png',
                   'samples.png', 'video_strip.png'):
         assert f'({image})' in markdown
@@ -549,6 +554,69 @@ def test_interrupted_training_resumes(tmp_path):
     assert '--resume' not in json.loads(argv.read_text())
 
 
+def wait_for(path, then):
+    """Code that waits (up to a minute) for ``path``, then runs ``then``:
+    finishes only if another step makes ``path`` meanwhile."""
+    return (f'import os, time\nend = time.monotonic() + 60\n'
+            f'while not os.path.exists({str(path)!r}):\n'
+            f'    assert time.monotonic() < end, "ran alone"\n'
+            f'    time.sleep(0.05)\n{then}')
+
+
+def test_lanes_run_side_by_side_on_shared_threads(tmp_path, capsys):
+    # Each lane's step waits for the other's first step: they only finish
+    # if they run at the same time.
+    a1, a2, b1, b2, after = (tmp_path / name
+                             for name in ('a1', 'a2', 'b1', 'b2', 'after'))
+    threads = tmp_path / 'threads'
+    lanes = Lanes('lanes', [
+        [python_step('a one', wait_for(b1, touch(a1)) + '\nprint("A")',
+                     [a1]),
+         python_step('a two', touch(a2), [a2])],
+        [python_step('b one', touch(b1) + '\n' + wait_for(a1, (
+            f'open({str(threads)!r}, "w").write('
+            'os.environ["OMP_NUM_THREADS"])')), [b1]),
+         python_step('b two', touch(b2), [b2])]])
+    plan = [lanes, python_step('after', touch(after), [after])]
+    timings = run_steps(plan, tmp_path, tmp_path)
+    assert list(timings) == ['a one', 'a two', 'b one', 'b two', 'after']
+    assert all(isinstance(t, float) for t in timings.values())
+    assert threads.read_text() == str(max(1, len(os.sched_getaffinity(0))
+                                          // 2))
+    # A lane's output goes to its step's log, not to the console.
+    log = tmp_path / 'logs/steps/a_one.log'
+    assert log.read_text() == 'A\n'
+    out = capsys.readouterr().out
+    assert 'output: logs/steps/a_one.log' in out and '\nA\n' not in out
+    assert set(read_step_seconds(tmp_path)) == set(timings) | {'lanes'}
+
+    # A rerun step makes the rest of its lane and the steps after the
+    # lanes stale, not the other lane.
+    a1.unlink()
+    b1.unlink()
+    b1.touch()
+    lanes.lanes[0][0] = python_step('a one', touch(a1), [a1])
+    timings = run_steps(plan, tmp_path, tmp_path)
+    assert [name for name, t in timings.items() if t != 'skipped'] == [
+        'a one', 'a two', 'after']
+
+
+def test_a_failing_lane_stops_the_other_after_its_step(tmp_path, capsys):
+    started, second = tmp_path / 'started', tmp_path / 'second'
+    lanes = Lanes('lanes', [
+        [python_step('boom', wait_for(started, 'print("bad")\n'
+                                      'raise SystemExit(2)'),
+                     [tmp_path / 'never'])],
+        [python_step('first', touch(started) + '\nimport time\n'
+                     'time.sleep(0.5)', [started]),
+         python_step('second', touch(second), [second])]])
+    with pytest.raises(StepFailed, match=re.escape(
+            'exited with status 2 (its output: logs/steps/boom.log)')):
+        run_steps([lanes], tmp_path, tmp_path)
+    assert started.exists() and not second.exists()
+    assert 'the end of logs/steps/boom.log:\nbad' in capsys.readouterr().out
+
+
 # --------------------------------------------------------- the pipeline
 def test_demo_commands(tmp_path):
     """The command lines the README documents, in order."""
@@ -618,6 +686,17 @@ QUICK_COMMANDS = [
     '--work-dir WORK/pspnet_repvgg_a0_demo_scratch --cfg-options '
     'train_cfg.max_iters=4 train_cfg.val_interval=4 '
     'default_hooks.logger.interval=2 val_dataloader.dataset.indices=4',
+    # The second lane: the QARepVGG-A0 pair, then the R-18 baseline.
+    'python tools/train.py configs/demo/qarepvgg_a0_demo_cls.py --work-dir '
+    'WORK/qarepvgg_a0_demo_cls --cfg-options train_cfg.max_epochs=1 '
+    'train_dataloader.dataset.indices=128 '
+    'val_dataloader.dataset.indices=100 default_hooks.logger.interval=2',
+    'python tools/train.py configs/demo/pspnet_qarepvgg_a0_demo.py '
+    '--work-dir WORK/pspnet_qarepvgg_a0_demo --cfg-options '
+    'train_cfg.max_iters=4 train_cfg.val_interval=4 '
+    'default_hooks.logger.interval=2 val_dataloader.dataset.indices=4 '
+    'model.backbone.init_cfg.checkpoint='
+    'WORK/qarepvgg_a0_demo_cls/epoch_1.pth',
     'python tools/train.py configs/demo/pspnet_r18_demo.py '
     '--work-dir WORK/pspnet_r18_demo --cfg-options '
     'train_cfg.max_iters=4 train_cfg.val_interval=4 '
@@ -648,24 +727,15 @@ QUICK_COMMANDS = [
     '--baselines configs/demo/pspnet_r18_demo.py --shape 128 256 '
     '--batch-size 1 --reference pspnet_repvgg_a0_demo:unfused --repeat 2 '
     '--warmup 1 --json WORK/benchmark.json',
-] + INFER_COMMANDS + [
-    'python tools/train.py configs/demo/qarepvgg_a0_demo_cls.py --work-dir '
-    'WORK/qarepvgg_a0_demo_cls --cfg-options train_cfg.max_epochs=1 '
-    'train_dataloader.dataset.indices=128 '
-    'val_dataloader.dataset.indices=100 default_hooks.logger.interval=2',
-    'python tools/train.py configs/demo/pspnet_qarepvgg_a0_demo.py '
-    '--work-dir WORK/pspnet_qarepvgg_a0_demo --cfg-options '
-    'train_cfg.max_iters=4 train_cfg.val_interval=4 '
-    'default_hooks.logger.interval=2 val_dataloader.dataset.indices=4 '
-    'model.backbone.init_cfg.checkpoint='
-    'WORK/qarepvgg_a0_demo_cls/epoch_1.pth',
-] + quantize_commands(['WORK/pspnet_repvgg_a0_demo/iter_4.pth',
+] + INFER_COMMANDS + quantize_commands(['WORK/pspnet_repvgg_a0_demo/iter_4.pth',
                        'WORK/pspnet_qarepvgg_a0_demo/iter_4.pth'], 2,
                       ' --cfg-options test_dataloader.dataset.indices=4')
 FULL_COMMANDS = QUICK_COMMANDS[:4] + [
     'python tools/train.py configs/demo/repvgg_a0_demo_cls.py',
     'python tools/train.py configs/demo/pspnet_repvgg_a0_demo.py',
     'python tools/train.py configs/demo/pspnet_repvgg_a0_demo_scratch.py',
+    'python tools/train.py configs/demo/qarepvgg_a0_demo_cls.py',
+    'python tools/train.py configs/demo/pspnet_qarepvgg_a0_demo.py',
     'python tools/train.py configs/demo/pspnet_r18_demo.py',
     'python tools/deploy.py configs/demo/pspnet_repvgg_a0_demo.py '
     'work_dirs/pspnet_repvgg_a0_demo/iter_300.pth WORK/deploy --shape 128 '
@@ -689,11 +759,7 @@ FULL_COMMANDS = QUICK_COMMANDS[:4] + [
     '--baselines configs/demo/pspnet_r18_demo.py --shape 128 256 '
     '--batch-size 1 --reference pspnet_repvgg_a0_demo:unfused --json '
     'WORK/benchmark.json',
-] + INFER_COMMANDS + [
-    # The QARepVGG-A0 pair: the configs' own work dirs and schedules.
-    'python tools/train.py configs/demo/qarepvgg_a0_demo_cls.py',
-    'python tools/train.py configs/demo/pspnet_qarepvgg_a0_demo.py',
-] + quantize_commands(['work_dirs/pspnet_repvgg_a0_demo/iter_300.pth',
+] + INFER_COMMANDS + quantize_commands(['work_dirs/pspnet_repvgg_a0_demo/iter_300.pth',
                        'work_dirs/pspnet_qarepvgg_a0_demo/iter_300.pth'], 16)
 
 

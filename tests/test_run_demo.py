@@ -268,3 +268,16 @@ def test_refuses_to_clear_or_mix_work_dirs(tmp_path):
     (full / '.run_demo.json').write_text(json.dumps(dict(quick=False)))
     done, _ = run_demo('--quick', '--work-dir', full)
     assert done.returncode != 0 and 'holds a full demo run' in done.stderr
+
+
+def test_demo_class_weights_are_those_of_the_demo_data(quick_demo):
+    """The demo configs' class_weight is what
+    tools/analysis_tools/class_weights.py gives on the demo data the run
+    made (a changed scene generator must update them)."""
+    from mmengine.config import Config
+
+    from repseg.datasets import class_weights
+    config = Config.fromfile(
+        str(REPO / 'configs/_base_/datasets/demo_cityscapes.py'))
+    assert config.class_weight == class_weights(
+        REPO / 'data/demo_cityscapes')

@@ -8,35 +8,36 @@ arguments as the README), streaming their output:
 1. the demo datasets and the demo street video
    (tools/dataset_converters/make_demo_data.py,
    tools/dataset_converters/cityscapes.py), unless present;
-2. RepVGG-A0 pretraining on the classification demo
-   (tools/train.py configs/demo/repvgg_a0_demo_cls.py);
-3. PSPNet-RepVGG-A0 training on the Cityscapes-format demo from those weights
-   (tools/train.py configs/demo/pspnet_repvgg_a0_demo.py), and the same
-   schedule from random weights, of PSPNet-RepVGG-A0
-   (configs/demo/pspnet_repvgg_a0_demo_scratch.py) and of the PSPNet-R-18
-   baseline (configs/demo/pspnet_r18_demo.py);
-4. fusion into the inference form, checked equal, and its ONNX export at
+2. the six trainings (tools/train.py), two at a time on the CPUs shared
+   between them, each one's output in DIR/logs/steps/: in one lane
+   RepVGG-A0 pretraining on the classification demo
+   (configs/demo/repvgg_a0_demo_cls.py), PSPNet-RepVGG-A0 on the
+   Cityscapes-format demo from those weights
+   (configs/demo/pspnet_repvgg_a0_demo.py) and from random weights
+   (configs/demo/pspnet_repvgg_a0_demo_scratch.py); in the other the same
+   pair with QARepVGG blocks (configs/demo/qarepvgg_a0_demo_cls.py,
+   configs/demo/pspnet_qarepvgg_a0_demo.py) and the PSPNet-R-18 baseline
+   from random weights (configs/demo/pspnet_r18_demo.py);
+3. fusion into the inference form, checked equal, and its ONNX export at
    the test size (tools/deploy.py --onnx);
-5. evaluation of the fused and of the multi-branch model, and of the two
+4. evaluation of the fused and of the multi-branch model, and of the two
    models trained from scratch, fused (tools/test.py);
-6. timing of the RepVGG-A0 and ResNet-18 PSPNets, multi-branch and fused,
+5. timing of the RepVGG-A0 and ResNet-18 PSPNets, multi-branch and fused,
    in PyTorch, ONNX Runtime and ncnn (tools/analysis_tools/benchmark.py);
-7. the deployed model (ONNX Runtime) on the val images and on the street
+6. the deployed model (ONNX Runtime) on the val images and on the street
    video (tools/infer.py), timed;
-8. QARepVGG-A0 pretraining and PSPNet-QARepVGG-A0 training, on the same
-   schedules (tools/train.py configs/demo/qarepvgg_a0_demo_cls.py,
-   configs/demo/pspnet_qarepvgg_a0_demo.py);
-9. for both segmentors, post-training INT8 quantization
+7. for both A0 segmentors, post-training INT8 quantization
    (tools/quantize.py), evaluation of the FP32 and the INT8 ONNX model
    (tools/test.py) and the latency of each on the val images
    (tools/infer.py, one run after the other);
-10. DIR/report.md (with plots, sample images, a strip of the segmented
-    video's frames, the measured FPS, what pretraining adds and how
-    PSPNet-R-18 compares, and the FP32 / INT8 table) and DIR/report.json.
+8. DIR/report.md (with plots, sample images, a strip of the segmented
+   video's frames, the measured FPS, what pretraining adds and how
+   PSPNet-R-18 compares, and the FP32 / INT8 table) and DIR/report.json.
 
 A step whose output exists is skipped, so a second run only rebuilds the
 report; once a step has run, every later one runs again (its inputs
-changed). An interrupted training continues from its last checkpoint.
+changed; in a lane of trainings, the rest of that lane and every step after
+the trainings). An interrupted training continues from its last checkpoint.
 The steps are defined in repseg/demo/pipeline.py.
 """
 import argparse

@@ -25,11 +25,18 @@ model = dict(
         strides=(1, 2, 2, 1),
         dilations=(1, 1, 1, 2),
         norm_cfg=norm_cfg),
-    # The demo's hard example mining (configs/demo/pspnet_repvgg_a0_demo.py).
+    # The demo's hard example mining and class weights
+    # (configs/demo/pspnet_repvgg_a0_demo.py).
     decode_head=dict(
         in_channels=512,
         channels=128,
         norm_cfg=norm_cfg,
-        sampler=dict(type='OHEMPixelSampler', thresh=0.7,
-                     min_kept=20000)),
-    auxiliary_head=dict(in_channels=256, channels=64, norm_cfg=norm_cfg))
+        sampler=dict(type='OHEMPixelSampler', thresh=0.7, min_kept=20000),
+        loss_decode=dict(type='ClassWeightedCrossEntropyLoss',
+                         class_weight={{_base_.class_weight}})),
+    auxiliary_head=dict(
+        in_channels=256,
+        channels=64,
+        norm_cfg=norm_cfg,
+        loss_decode=dict(type='ClassWeightedCrossEntropyLoss',
+                         class_weight={{_base_.class_weight}})))

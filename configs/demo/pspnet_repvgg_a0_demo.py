@@ -17,13 +17,19 @@ model = dict(
         norm_cfg=norm_cfg,
         # Set again: the base read its own pretrained_checkpoint.
         init_cfg=dict(checkpoint=pretrained_checkpoint)),
-    # Online hard example mining: the loss on the hardest pixels (at least
-    # 20000 of a batch's 131072), which lifts the smaller classes that
-    # plain cross-entropy leaves to the road and buildings in so short a
+    # Online hard example mining (the loss on the hardest pixels, at least
+    # 20000 of a batch's 131072) and per-class weights (the dataset's
+    # class_weight) lift the smaller classes that plain cross-entropy
+    # leaves to the road, the buildings and the cars in so short a
     # schedule. configs/demo/pspnet_r18_demo.py trains the same way.
     decode_head=dict(
         channels=128,
         norm_cfg=norm_cfg,
-        sampler=dict(type='OHEMPixelSampler', thresh=0.7,
-                     min_kept=20000)),
-    auxiliary_head=dict(channels=64, norm_cfg=norm_cfg))
+        sampler=dict(type='OHEMPixelSampler', thresh=0.7, min_kept=20000),
+        loss_decode=dict(type='ClassWeightedCrossEntropyLoss',
+                         class_weight={{_base_.class_weight}})),
+    auxiliary_head=dict(
+        channels=64,
+        norm_cfg=norm_cfg,
+        loss_decode=dict(type='ClassWeightedCrossEntropyLoss',
+                         class_weight={{_base_.class_weight}})))

@@ -16,6 +16,7 @@ trainIds and trainIds to the Cityscapes palette, e.g. to show predictions.
 import os
 from pathlib import Path
 
+import mmcv
 import mmengine
 import numpy as np
 from cityscapesscripts.helpers.annotation import Annotation
@@ -27,7 +28,7 @@ from mmengine.utils import track_parallel_progress, track_progress
 from repseg.fileio import atomic_output
 
 __all__ = ['DatasetNotReadyError', 'IGNORE_INDEX', 'check_cityscapes',
-           'convert_cityscapes', 'label_id_to_train_id',
+           'class_weights', 'convert_cityscapes', 'label_id_to_train_id',
            'train_id_colours_bgr', 'write_split_lists']
 
 SPLITS = ('train', 'val', 'test')
@@ -193,6 +194,37 @@ def check_cityscapes(data_root, splits=('train', 'val')):
                 f"'{ann_dir}' (e.g. '{missing[0]}'): {_convert_hint(root)}")
         counts[split] = len(images)
     return counts
+
+
+def class_weights(data_root, split='train', num_classes=19,
+                  offset=1.10):
+    """Per-class loss weights from a converted split's label maps, ENet's
+    rule ``1 / ln(offset + p)`` with ``p`` the class's share of the labelled
+    pixels (arXiv:1606.02147; 1.02 there, which spreads Cityscapes' weights
+    over ~15x: 1.10 keeps them within ~4x, like mmseg's Cityscapes weights
+    for CGNet). A class with no pixel gets the largest weight, ``1/ln(offset)``.
+
+    Returns:
+        list[float]: ``num_classes`` weights, rounded to 2 decimals, for a
+        config's ``class_weight``.
+    """
+    if offset <= 1:
+        raise ValueError(f'offset must be > 1 (1/ln(offset) bounds the '
+                         f'weights), got {offset!r}')
+    ann_dir = Path(data_root) / 'gtFine' / split
+    label_maps = sorted(ann_dir.glob(f'*/*{TRAIN_IDS_SUFFIX}'))
+    if not label_maps:
+        raise DatasetNotReadyError(
+            f"no '*{TRAIN_IDS_SUFFIX}' label maps in '{ann_dir}/<city>/': "
+            f'{_convert_hint(data_root)}')
+    counts = np.zeros(256, dtype=np.int64)
+    for path in label_maps:
+        label = mmcv.imread(str(path), flag='unchanged')
+        if label is None or label.ndim != 2:
+            raise ValueError(f"'{path}' is not a single-channel label map")
+        counts += np.bincount(label.ravel(), minlength=256)
+    share = counts[:num_classes] / max(1, counts[:num_classes].sum())
+    return [round(float(w), 2) for w in 1 / np.log(offset + share)]
 
 
 def label_id_to_train_id() -> np.ndarray:

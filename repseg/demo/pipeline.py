@@ -17,7 +17,8 @@ from mmengine.config import Config
 from repseg.fileio import atomic_output
 from .imagenet import MARKER as IMAGENET_MARKER
 from .report import QuantizationFiles, ReportInputs, build_report
-from .steps import DemoError, Step, read_step_seconds, run_steps, shown
+from .steps import (DemoError, Lanes, Plan, Step, flatten, read_step_seconds,
+                    run_steps, shown)
 
 CLS_CONFIG = 'configs/demo/repvgg_a0_demo_cls.py'
 SEG_CONFIG = 'configs/demo/pspnet_repvgg_a0_demo.py'
@@ -31,6 +32,8 @@ INPUT_SHAPE = ('128', '256')  # the demo's test size (H W)
 # demo deploys to, as tools/deploy.py exports for it (ncnn: with the psp
 # and s2b rewrites): the report times each trained model at its fastest.
 BENCHMARK_MODES = ('unfused', 'fused', 'fused+onnx', 'fused+psp+s2b+ncnn')
+# The name the trainings' lanes record their wall-clock seconds under.
+TRAININGS = 'the six trainings, two at a time (wall clock)'
 # Written into every work dir the demo uses: --restart clears only such a
 # folder, and a quick run never mixes with a full one.
 MARKER = '.run_demo.json'
@@ -141,7 +144,8 @@ class Demo:
         self.work_dir = Path(work_dir or self.repo / default).resolve()
         self.schedule = (self.quick_schedule() if quick else
                          self.full_schedule())
-        self.steps = self.data_steps() + self.model_steps()
+        self.plan = self.data_steps() + self.model_plan()
+        self.steps = flatten(self.plan)
 
     def shown(self, path: Path) -> str:
         """``path`` as a command shows it (relative to the repository)."""
@@ -268,12 +272,14 @@ class Demo:
                          *self.schedule.test_options),
                     [report])
 
-    def model_steps(self) -> List[Step]:
+    def model_plan(self) -> Plan:
+        """The six trainings in two lanes (each lane's pretraining first,
+        the lanes about equally long), then what uses the trained models."""
         schedule, work_dir, shown = self.schedule, self.work_dir, self.shown
         ckpt = shown(schedule.seg_checkpoint)
         deploy_dir = work_dir / 'deploy'
         logs = work_dir / 'logs'
-        return [
+        repvgg_lane = [
             self.train_step('pretrain RepVGG-A0 on the classification demo',
                             CLS_CONFIG, schedule.cls_work_dir,
                             schedule.cls_checkpoint, schedule.cls_options),
@@ -285,10 +291,15 @@ class Demo:
                 'train PSPNet-RepVGG-A0 from scratch (the same schedule)',
                 SCRATCH_CONFIG, schedule.scratch_work_dir,
                 schedule.scratch_checkpoint, schedule.scratch_options),
+        ]
+        qa_lane = self.qa_training_steps() + [
             self.train_step(
                 'train the PSPNet-R-18 baseline (the same schedule)',
                 BASELINE_CONFIG, schedule.r18_work_dir,
                 schedule.r18_checkpoint, schedule.scratch_options),
+        ]
+        return [
+            Lanes(TRAININGS, [repvgg_lane, qa_lane]),
             # The ONNX model is exported at the test size: PSPNet's pooling
             # grid fixes its input size.
             Step('fuse the trained model (deploy)',
@@ -329,14 +340,12 @@ class Demo:
                       *schedule.benchmark_options,
                       '--json', shown(work_dir / 'benchmark.json')),
                  [work_dir / 'benchmark.json']),
-        ] + self.inference_steps() + self.qa_training_steps() + [
+        ] + self.inference_steps() + [
             step for quantized in self.quantized()
             for step in self.quantize_steps(quantized)]
 
     def qa_training_steps(self) -> List[Step]:
-        """The QARepVGG-A0 pair, trained like the RepVGG-A0 one. After
-        every RepVGG step, so that a finished RepVGG demo is reused; before
-        the quantization, so that redoing a quantization never retrains."""
+        """The QARepVGG-A0 pair, trained like the RepVGG-A0 one."""
         schedule = self.schedule
         return [
             self.train_step(
@@ -489,16 +498,29 @@ class Demo:
                 q.fp32_inference, q.int8_inference)
                 for q in self.quantized()},
             commands=[step.shell() for step in self.steps],
-            step_seconds={step.name: step_seconds.get(step.name)
-                          for step in self.steps},
+            step_seconds={name: step_seconds.get(name)
+                          for name in self.timed_names()},
+            side_by_side_steps=[step.name for item in self.plan
+                                if isinstance(item, Lanes)
+                                for step in item.steps()],
             quick=self.quick)
+
+    def timed_names(self) -> List[str]:
+        """The names step_seconds.json records, in plan order: every step,
+        and each block of lanes before its steps."""
+        names = []
+        for item in self.plan:
+            if isinstance(item, Lanes):
+                names.append(item.name)
+            names += [step.name for step in flatten([item])]
+        return names
 
     def run(self, restart: bool = False) -> DemoRun:
         """Prepare the work dir, run the unfinished steps and write the
         report; ``DemoError`` when the demo cannot go on."""
         self.prepare_work_dir(restart)
         start = time.monotonic()
-        timings = run_steps(self.steps, self.work_dir, self.repo)
+        timings = run_steps(self.plan, self.work_dir, self.repo)
         print('\n[run_demo] writing the report', flush=True)
         report = build_report(
             self.report_inputs(read_step_seconds(self.work_dir)))

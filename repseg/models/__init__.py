@@ -1,11 +1,12 @@
 from .backbones import *  # noqa: F401,F403
 from .classifier import RepVGGClassifier
+from .losses import ClassWeightedCrossEntropyLoss
 from .fusion import (InferenceFormReport, fold_bn_into_kernel, fold_conv_bn,
                      reparameterize_model, to_inference_form)
 from .tensor_forward import TensorForward
 
 __all__ = [
-    'InferenceFormReport', 'RepVGGClassifier', 'TensorForward',
+    'ClassWeightedCrossEntropyLoss', 'InferenceFormReport', 'RepVGGClassifier', 'TensorForward',
     'fold_bn_into_kernel', 'fold_conv_bn', 'reparameterize_model',
     'to_inference_form'
 ]

@@ -290,4 +290,5 @@ def figures(inputs: ReportInputs) -> dict:
         **quantization_figures(inputs),
         training=training_figures(inputs, runs),
         step_seconds=inputs.step_seconds,
+        side_by_side_steps=inputs.side_by_side_steps,
         commands=inputs.commands)

@@ -33,6 +33,9 @@ class ReportInputs:
         data_root: the Cityscapes-format dataset that was evaluated.
         commands: the command lines of the steps, to reproduce the figures.
         step_seconds: ``{step name: seconds its last run took, or None}``.
+        side_by_side_steps: the steps of ``step_seconds`` that ran side by
+            side, inside a block of lanes whose own wall-clock seconds are
+            in ``step_seconds`` too (the total counts the block, not them).
         quick: whether the schedules were cut (``run_demo.py --quick``).
         image_inference / video_inference: ``tools/infer.py --json`` files
             of the val images and of the street video; the report's
@@ -48,7 +51,8 @@ class ReportInputs:
                  multibranch_report, scratch_report, r18_report,
                  benchmark_json, predictions_dir, data_root,
                  commands: Sequence[str],
-                 step_seconds: Dict[str, float] = None, quick: bool = False,
+                 step_seconds: Dict[str, float] = None,
+                 side_by_side_steps: Sequence[str] = (), quick: bool = False,
                  image_inference=None, video_inference=None,
                  overlay_video=None,
                  quantization: Dict[str, QuantizationFiles] = None):
@@ -67,6 +71,7 @@ class ReportInputs:
         self.data_root = Path(data_root)
         self.commands = list(commands)
         self.step_seconds = dict(step_seconds or {})
+        self.side_by_side_steps = list(side_by_side_steps)
         self.quick = quick
         self.image_inference = _optional_path(image_inference)
         self.video_inference = _optional_path(video_inference)

@@ -235,12 +235,17 @@ def per_class_section(report: dict) -> List[str]:
 
 def steps_section(report: dict) -> List[str]:
     seconds = report['step_seconds']
-    known = [s for s in seconds.values() if s is not None]
+    side_by_side = set(report.get('side_by_side_steps', ()))
+    known = [took for name, took in seconds.items()
+             if took is not None and name not in side_by_side]
     lines = ['## Time per step', '',
              'Seconds each step took when it last ran (- : made before this '
-             'work dir, e.g. the shared demo data).', '',
+             'work dir, e.g. the shared demo data). The steps marked "side '
+             'by side" ran two at a time; the total counts their block\'s '
+             'wall clock.', '',
              '| step | seconds |', '|---|---|']
-    lines += [f'| {name} | {fmt(took, 0)} |' for name, took in seconds.items()]
+    lines += [f'| {name}{" (side by side)" if name in side_by_side else ""} '
+              f'| {fmt(took, 0)} |' for name, took in seconds.items()]
     return lines + [f'| total | {sum(known):.0f} |', '']
 
 
