@@ -121,7 +121,10 @@ def run_step(step: Step, resume: bool, cwd: Path,
         # Right after the config: --cfg-options takes every value after it.
         command.insert(2, '--resume')
     command_line = shlex.join(['python'] + command)
-    print(f'\n[run_demo] {step.name}: {command_line}', flush=True)
+    where = ('' if log is None else f'\n[run_demo]   side by side, {threads} '
+             f'thread(s); output: {shown(log, cwd)}')
+    # One print: lanes print at the same time.
+    print(f'\n[run_demo] {step.name}: {command_line}{where}', flush=True)
     env = None
     if threads is not None:
         # torch reads these when it starts (intra-op threads).
@@ -132,8 +135,6 @@ def run_step(step: Step, resume: bool, cwd: Path,
         returncode = subprocess.run([sys.executable] + command,
                                     cwd=cwd).returncode
     else:
-        print(f'[run_demo]   side by side, {threads} thread(s); output: '
-              f'{shown(log, cwd)}', flush=True)
         log.parent.mkdir(parents=True, exist_ok=True)
         with open(log, 'w') as out:
             returncode = subprocess.run([sys.executable] + command, cwd=cwd,
