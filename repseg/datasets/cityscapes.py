@@ -38,6 +38,8 @@ POLYGON_SUFFIX = '_gtFine_polygons.json'
 TRAIN_IDS_SUFFIX = '_gtFine_labelTrainIds.png'
 # The trainId of pixels that are not evaluated (mmseg's ignore_index).
 IGNORE_INDEX = 255
+# class_weights' default ENet offset (see there).
+CLASS_WEIGHT_OFFSET = 1.10
 
 
 class DatasetNotReadyError(FileNotFoundError):
@@ -197,7 +199,7 @@ def check_cityscapes(data_root, splits=('train', 'val')):
 
 
 def class_weights(data_root, split='train', num_classes=19,
-                  offset=1.10):
+                  offset=CLASS_WEIGHT_OFFSET):
     """Per-class loss weights from a converted split's label maps, ENet's
     rule ``1 / ln(offset + p)`` with ``p`` the class's share of the labelled
     pixels (arXiv:1606.02147; 1.02 there, which spreads Cityscapes' weights

@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Union
@@ -130,16 +131,13 @@ def run_step(step: Step, resume: bool, cwd: Path,
         # torch reads these when it starts (intra-op threads).
         env = dict(os.environ, OMP_NUM_THREADS=str(threads),
                    MKL_NUM_THREADS=str(threads))
-    start = time.monotonic()
-    if log is None:
-        returncode = subprocess.run([sys.executable] + command,
-                                    cwd=cwd).returncode
-    else:
+    if log is not None:
         log.parent.mkdir(parents=True, exist_ok=True)
-        with open(log, 'w') as out:
-            returncode = subprocess.run([sys.executable] + command, cwd=cwd,
-                                        env=env, stdout=out,
-                                        stderr=subprocess.STDOUT).returncode
+    start = time.monotonic()
+    with open(log, 'w') if log is not None else nullcontext() as out:
+        returncode = subprocess.run(
+            [sys.executable] + command, cwd=cwd, env=env, stdout=out,
+            stderr=None if out is None else subprocess.STDOUT).returncode
     seconds = time.monotonic() - start
     if returncode != 0:
         if log is not None:

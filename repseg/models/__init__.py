@@ -1,12 +1,13 @@
 from .backbones import *  # noqa: F401,F403
 from .classifier import RepVGGClassifier
-from .losses import ClassWeightedCrossEntropyLoss
 from .fusion import (InferenceFormReport, fold_bn_into_kernel, fold_conv_bn,
                      reparameterize_model, to_inference_form)
+from .losses import ClassWeightedCrossEntropyLoss
 from .tensor_forward import TensorForward
 
 __all__ = [
-    'ClassWeightedCrossEntropyLoss', 'InferenceFormReport', 'RepVGGClassifier', 'TensorForward',
+    'ClassWeightedCrossEntropyLoss', 'InferenceFormReport',
+    'RepVGGClassifier', 'TensorForward',
     'fold_bn_into_kernel', 'fold_conv_bn', 'reparameterize_model',
     'to_inference_form'
 ]

@@ -11,6 +11,7 @@ import argparse
 import sys
 
 from repseg.datasets import DatasetNotReadyError, class_weights
+from repseg.datasets.cityscapes import CLASS_WEIGHT_OFFSET
 
 
 def main(argv=None):
@@ -19,9 +20,9 @@ def main(argv=None):
     parser.add_argument('--split', default='train',
                         help='split whose label maps are counted '
                         '(default: train)')
-    parser.add_argument('--offset', type=float, default=1.10,
+    parser.add_argument('--offset', type=float, default=CLASS_WEIGHT_OFFSET,
                         help="ENet's offset, > 1: smaller spreads the "
-                        'weights wider (default: 1.10)')
+                        f'weights wider (default: {CLASS_WEIGHT_OFFSET})')
     args = parser.parse_args(argv)
     try:
         weights = class_weights(args.root, args.split, offset=args.offset)
