@@ -790,6 +790,62 @@ def test_final_checkpoints_follow_the_configs(tmp_path):
         tmp_path / 'quick/pspnet_r18_demo'}
 
 
+def read_paths(step: Step, root: Path):
+    """The paths a step's command names (``key=path`` options included),
+    made absolute against the repository."""
+    for arg in step.command[1:]:
+        text = arg.split('=', 1)[-1]
+        if '/' in text:
+            path = Path(text)
+            yield path if path.is_absolute() else root / path
+
+
+def test_lanes_read_only_their_own_outputs_and_timed_steps_run_alone(
+        tmp_path):
+    """In each block of lanes, a step reads what only earlier steps of its
+    own lane write (a checkpoint, a deploy or quantize folder); the
+    benchmark and the tools/infer.py runs, which time, run after the lanes,
+    on idle cores."""
+    demo = Demo(REPO, tmp_path / 'quick', quick=True)
+    blocks = [item for item in demo.plan if isinstance(item, Lanes)]
+    assert len(blocks) == 2
+    trainings = blocks[1]
+    in_lanes = {step.name for step in trainings.steps()}
+    for tool_name in ('train', 'deploy', 'test', 'quantize'):
+        assert any(step.command[0] == f'tools/{tool_name}.py'
+                   for step in trainings.steps())
+    after = [item for item in demo.plan if isinstance(item, Step)]
+    assert {step.command[0] for step in after} == {
+        'tools/analysis_tools/benchmark.py', 'tools/infer.py'}
+    assert len(after) == 7 and not in_lanes & {s.name for s in after}
+
+    # Where each step writes: its outputs, and their folder when no other
+    # step writes there (a training's work dir, the deploy folder).
+    where = [(output, (lane_index, position))
+             for lane_index, lane in enumerate(trainings.lanes)
+             for position, step in enumerate(lane) for output in step.outputs]
+    folders = [output.parent for output, _ in where]
+    writer = dict(where)
+    writer.update({output.parent: at for output, at in where
+                   if len({a for o, a in where
+                           if o.parent == output.parent}) == 1})
+    assert folders.count(demo.work_dir) > 1  # shared: not a writer's
+    reads = 0
+    for lane_index, lane in enumerate(trainings.lanes):
+        for position, step in enumerate(lane):
+            for path in read_paths(step, REPO):
+                for written, (lane_of, at) in writer.items():
+                    if (not path.is_relative_to(written)
+                            or (lane_of, at) == (lane_index, position)):
+                        continue
+                    assert (lane_of, at < position) == (lane_index, True), \
+                        f'{step.name} reads {path} of another lane'
+                    reads += 1
+    # The pretrained segmentors read their pretraining, the evaluations
+    # and quantizations their training or deploy folder.
+    assert reads >= 10
+
+
 def test_a_config_without_its_schedule_length_is_named(tmp_path):
     config = tmp_path / 'configs/x.py'
     config.parent.mkdir()

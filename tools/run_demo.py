@@ -3,41 +3,44 @@
     python tools/run_demo.py [--work-dir DIR] [--restart] [--quick]
 
 Runs, each as the command a user would type (the same tools, the same
-arguments as the README), streaming their output:
+arguments as the README), their output on the console (side by side: in
+DIR/logs/steps/):
 
 1. the demo datasets and the demo street video
    (tools/dataset_converters/make_demo_data.py,
-   tools/dataset_converters/cityscapes.py), unless present;
-2. the six trainings (tools/train.py), two at a time on the CPUs shared
-   between them, each one's output in DIR/logs/steps/: in one lane
-   RepVGG-A0 pretraining on the classification demo
-   (configs/demo/repvgg_a0_demo_cls.py), PSPNet-RepVGG-A0 on the
-   Cityscapes-format demo from those weights
+   tools/dataset_converters/cityscapes.py), unless present, two makers at a
+   time;
+2. two lanes side by side, the CPUs shared between them. One lane: RepVGG-A0 pretraining on the
+   classification demo (configs/demo/repvgg_a0_demo_cls.py),
+   PSPNet-RepVGG-A0 on the Cityscapes-format demo from those weights
    (configs/demo/pspnet_repvgg_a0_demo.py) and from random weights
-   (configs/demo/pspnet_repvgg_a0_demo_scratch.py); in the other the same
-   pair with QARepVGG blocks (configs/demo/qarepvgg_a0_demo_cls.py,
+   (configs/demo/pspnet_repvgg_a0_demo_scratch.py) (tools/train.py); then
+   fusion into the inference form, checked equal, and its ONNX export at
+   the test size (tools/deploy.py --onnx); the evaluation of the fused and
+   of the multi-branch model and of the from-scratch one, fused
+   (tools/test.py); and post-training INT8 quantization (tools/quantize.py)
+   with the evaluation of the FP32 and the INT8 ONNX model (tools/test.py).
+   The other lane: the same pair with QARepVGG blocks
+   (configs/demo/qarepvgg_a0_demo_cls.py,
    configs/demo/pspnet_qarepvgg_a0_demo.py) and the PSPNet-R-18 baseline
-   from random weights (configs/demo/pspnet_r18_demo.py);
-3. fusion into the inference form, checked equal, and its ONNX export at
-   the test size (tools/deploy.py --onnx);
-4. evaluation of the fused and of the multi-branch model, and of the two
-   models trained from scratch, fused (tools/test.py);
-5. timing of the RepVGG-A0 and ResNet-18 PSPNets, multi-branch and fused,
-   in PyTorch, ONNX Runtime and ncnn (tools/analysis_tools/benchmark.py);
-6. the deployed model (ONNX Runtime) on the val images and on the street
-   video (tools/infer.py), timed;
-7. for both A0 segmentors, post-training INT8 quantization
-   (tools/quantize.py), evaluation of the FP32 and the INT8 ONNX model
-   (tools/test.py) and the latency of each on the val images
-   (tools/infer.py, one run after the other);
-8. DIR/report.md (with plots, sample images, a strip of the segmented
+   from random weights (configs/demo/pspnet_r18_demo.py); the baseline's
+   evaluation, fused; and the QARepVGG model's quantization and FP32 / INT8
+   evaluations;
+then, on idle cores, what is timed:
+3. the RepVGG-A0 and ResNet-18 PSPNets, multi-branch and fused, in
+   PyTorch, ONNX Runtime and ncnn (tools/analysis_tools/benchmark.py);
+4. the deployed model (ONNX Runtime) on the val images and on the street
+   video (tools/infer.py);
+5. for both A0 segmentors, the latency of the FP32 and of the INT8 ONNX
+   model on the val images (tools/infer.py, one run after the other);
+6. DIR/report.md (with plots, sample images, a strip of the segmented
    video's frames, the measured FPS, what pretraining adds and how
    PSPNet-R-18 compares, and the FP32 / INT8 table) and DIR/report.json.
 
 A step whose output exists is skipped, so a second run only rebuilds the
 report; once a step has run, every later one runs again (its inputs
-changed; in a lane of trainings, the rest of that lane and every step after
-the trainings). An interrupted training continues from its last checkpoint.
+changed; in a lane, the rest of that lane and every step after the lanes).
+An interrupted training continues from its last checkpoint.
 The steps are defined in repseg/demo/pipeline.py.
 """
 import argparse

@@ -32,8 +32,10 @@ INPUT_SHAPE = ('128', '256')  # the demo's test size (H W)
 # demo deploys to, as tools/deploy.py exports for it (ncnn: with the psp
 # and s2b rewrites): the report times each trained model at its fastest.
 BENCHMARK_MODES = ('unfused', 'fused', 'fused+onnx', 'fused+psp+s2b+ncnn')
-# The name the trainings' lanes record their wall-clock seconds under.
-TRAININGS = 'the six trainings, two at a time (wall clock)'
+# The names the blocks of lanes record their wall-clock seconds under.
+DATA = 'the demo data, two makers at a time (wall clock)'
+TRAININGS = ('the six trainings with their evaluations, two at a '
+             'time (wall clock)')
 # Written into every work dir the demo uses: --restart clears only such a
 # folder, and a quick run never mixes with a full one.
 MARKER = '.run_demo.json'
@@ -96,6 +98,15 @@ class Quantized:
     def quantize_json(self) -> Path:
         return self.out_dir / 'quantize.json'
 
+    @property
+    def deploy_config(self) -> Path:
+        return self.out_dir / 'deploy.py'
+
+    def onnx_file(self, kind: str) -> Path:
+        """The FP32 (``kind`` 'fp32') or INT8 ('int8') ONNX model."""
+        return self.out_dir / ('deploy.int8.onnx' if kind == 'int8' else
+                               'deploy.onnx')
+
 
 @dataclass
 class DemoRun:
@@ -144,7 +155,7 @@ class Demo:
         self.work_dir = Path(work_dir or self.repo / default).resolve()
         self.schedule = (self.quick_schedule() if quick else
                          self.full_schedule())
-        self.plan = self.data_steps() + self.model_plan()
+        self.plan = [self.data_plan()] + self.model_plan()
         self.steps = flatten(self.plan)
 
     def shown(self, path: Path) -> str:
@@ -222,17 +233,24 @@ class Demo:
         return options
 
     # ---------------------------------------------------------------- steps
-    def data_steps(self) -> List[Step]:
+    def data_plan(self) -> Lanes:
+        """The two demo datasets and the street video, two makers at a
+        time (each is one process on one core)."""
         # The makers write their folder under a temporary name and rename
         # it; the converter writes the split lists last.
         imagenet, cityscapes = self.imagenet_root, self.cityscapes_root
-        return [
+        return Lanes(DATA, [[
             Step('make the classification demo data',
                  tool('dataset_converters/make_demo_data', 'imagenet',
                       self.shown(imagenet)),
                  # The marker, not the folder: a folder an older maker drew
                  # (other classes) is remade.
                  [imagenet / IMAGENET_MARKER], invalidates_later=False),
+            Step('make the demo street video',
+                 tool('dataset_converters/make_demo_data', 'video',
+                      self.shown(self.video)),
+                 [self.video], invalidates_later=False),
+        ], [
             Step('make the Cityscapes-format demo data',
                  tool('dataset_converters/make_demo_data', 'cityscapes',
                       self.shown(cityscapes)),
@@ -242,11 +260,7 @@ class Demo:
                       self.shown(cityscapes)),
                  [cityscapes / 'train.txt', cityscapes / 'val.txt'],
                  invalidates_later=False),
-            Step('make the demo street video',
-                 tool('dataset_converters/make_demo_data', 'video',
-                      self.shown(self.video)),
-                 [self.video], invalidates_later=False),
-        ]
+        ]])
 
     def train_step(self, name, config, work_dir, checkpoint,
                    options) -> Step:
@@ -273,13 +287,26 @@ class Demo:
                     [report])
 
     def model_plan(self) -> Plan:
-        """The six trainings in two lanes (each lane's pretraining first,
-        the lanes about equally long), then what uses the trained models."""
+        """Two lanes, each its trainings (pretraining first) and then what
+        needs no idle cores: fusion, evaluations and quantization of its
+        models. Then, on idle cores, what is timed: the benchmark and the
+        tools/infer.py runs."""
+        return [
+            Lanes(TRAININGS, [self.repvgg_lane(), self.qa_lane()]),
+            self.benchmark_step(),
+        ] + self.inference_steps() + [
+            step for quantized in self.quantized()
+            for step in self.timing_steps(quantized)]
+
+    def repvgg_lane(self) -> List[Step]:
+        """RepVGG-A0 pretraining, PSPNet-RepVGG-A0 from it and from scratch,
+        the fused model (deploy) and the evaluations of all three forms,
+        and the A0's INT8 quantization."""
         schedule, work_dir, shown = self.schedule, self.work_dir, self.shown
         ckpt = shown(schedule.seg_checkpoint)
         deploy_dir = work_dir / 'deploy'
-        logs = work_dir / 'logs'
-        repvgg_lane = [
+        repvgg, _ = self.quantized()
+        return [
             self.train_step('pretrain RepVGG-A0 on the classification demo',
                             CLS_CONFIG, schedule.cls_work_dir,
                             schedule.cls_checkpoint, schedule.cls_options),
@@ -291,15 +318,6 @@ class Demo:
                 'train PSPNet-RepVGG-A0 from scratch (the same schedule)',
                 SCRATCH_CONFIG, schedule.scratch_work_dir,
                 schedule.scratch_checkpoint, schedule.scratch_options),
-        ]
-        qa_lane = self.qa_training_steps() + [
-            self.train_step(
-                'train the PSPNet-R-18 baseline (the same schedule)',
-                BASELINE_CONFIG, schedule.r18_work_dir,
-                schedule.r18_checkpoint, schedule.scratch_options),
-        ]
-        return [
-            Lanes(TRAININGS, [repvgg_lane, qa_lane]),
             # The ONNX model is exported at the test size: PSPNet's pooling
             # grid fixes its input size.
             Step('fuse the trained model (deploy)',
@@ -312,37 +330,52 @@ class Demo:
                       '--report', shown(work_dir / 'test_fused.json'),
                       '--out', shown(work_dir / 'predictions'),
                       '--show-dir', shown(work_dir / 'show'),
-                      '--work-dir', shown(logs / 'test_fused'),
+                      '--work-dir', shown(work_dir / 'logs' / 'test_fused'),
                       *schedule.test_options),
                  [work_dir / 'predictions', work_dir / 'test_fused.json']),
             self.evaluation_step(
                 'evaluate the multi-branch model', SEG_CONFIG, ckpt,
                 work_dir / 'test_multibranch.json', 'test_multibranch',
                 '--no-reparam'),
-            # Both fused, as tools/test.py evaluates by default.
+            # Fused, as tools/test.py evaluates by default.
             self.evaluation_step(
                 'evaluate PSPNet-RepVGG-A0 from scratch (fused)',
                 SCRATCH_CONFIG, shown(schedule.scratch_checkpoint),
                 work_dir / 'test_scratch.json', 'test_scratch'),
+        ] + self.quantize_steps(repvgg)
+
+    def qa_lane(self) -> List[Step]:
+        """The QARepVGG-A0 pair, trained like the RepVGG-A0 one, and the
+        PSPNet-R-18 baseline; the baseline's evaluation and the QA model's
+        INT8 quantization."""
+        schedule = self.schedule
+        _, qarepvgg = self.quantized()
+        return self.qa_training_steps() + [
+            self.train_step(
+                'train the PSPNet-R-18 baseline (the same schedule)',
+                BASELINE_CONFIG, schedule.r18_work_dir,
+                schedule.r18_checkpoint, schedule.scratch_options),
             self.evaluation_step(
                 'evaluate the PSPNet-R-18 baseline (fused)', BASELINE_CONFIG,
-                shown(schedule.r18_checkpoint), work_dir / 'test_r18.json',
-                'test_r18'),
-            # The baseline is timed with random weights: speed does not
-            # depend on them.
-            Step('benchmark fused vs multi-branch vs ResNet-18, on each '
-                 'engine',
-                 tool('analysis_tools/benchmark', SEG_CONFIG, ckpt,
-                      '--modes', *BENCHMARK_MODES,
-                      '--baselines', BASELINE_CONFIG,
-                      '--shape', *INPUT_SHAPE, '--batch-size', '1',
-                      '--reference', 'pspnet_repvgg_a0_demo:unfused',
-                      *schedule.benchmark_options,
-                      '--json', shown(work_dir / 'benchmark.json')),
-                 [work_dir / 'benchmark.json']),
-        ] + self.inference_steps() + [
-            step for quantized in self.quantized()
-            for step in self.quantize_steps(quantized)]
+                self.shown(schedule.r18_checkpoint),
+                self.work_dir / 'test_r18.json', 'test_r18'),
+        ] + self.quantize_steps(qarepvgg)
+
+    def benchmark_step(self) -> Step:
+        """Both networks in every form, on each engine. The baseline is
+        timed with random weights: speed does not depend on them."""
+        shown, work_dir = self.shown, self.work_dir
+        return Step(
+            'benchmark fused vs multi-branch vs ResNet-18, on each engine',
+            tool('analysis_tools/benchmark', SEG_CONFIG,
+                 shown(self.schedule.seg_checkpoint),
+                 '--modes', *BENCHMARK_MODES,
+                 '--baselines', BASELINE_CONFIG,
+                 '--shape', *INPUT_SHAPE, '--batch-size', '1',
+                 '--reference', 'pspnet_repvgg_a0_demo:unfused',
+                 *self.schedule.benchmark_options,
+                 '--json', shown(work_dir / 'benchmark.json')),
+            [work_dir / 'benchmark.json'])
 
     def qa_training_steps(self) -> List[Step]:
         """The QARepVGG-A0 pair, trained like the RepVGG-A0 one."""
@@ -376,34 +409,32 @@ class Demo:
 
     def quantize_steps(self, q: Quantized) -> List[Step]:
         """Quantize one model (tools/quantize.py, calibrated on training
-        images), evaluate its FP32 and INT8 ONNX files with the same metric
-        (tools/test.py) and time both on the val images (tools/infer.py,
-        one run after the other on the same machine)."""
+        images) and evaluate its FP32 and INT8 ONNX files with the same
+        metric (tools/test.py)."""
         shown, schedule = self.shown, self.schedule
-        config = shown(q.out_dir / 'deploy.py')
-        files = dict(fp32=shown(q.out_dir / 'deploy.onnx'),
-                     int8=shown(q.out_dir / 'deploy.int8.onnx'))
-        val_images = shown(self.cityscapes_root / 'leftImg8bit' / 'val')
         key = q.out_dir.name
         steps = [Step(f'quantize PSPNet-{q.label} (INT8)',
                       tool('quantize', q.config, shown(q.checkpoint),
                            shown(q.out_dir), '--calib-images',
                            schedule.calib_images),
-                      [q.quantize_json, q.out_dir / 'deploy.int8.onnx'])]
+                      [q.quantize_json, q.onnx_file('int8')])]
         reports = dict(fp32=q.fp32_report, int8=q.int8_report)
-        steps += [self.evaluation_step(
-            f'evaluate PSPNet-{q.label} {kind.upper()} (ONNX)', config,
-            files[kind], reports[kind], f'test_{key}_{kind}')
-            for kind in ('fp32', 'int8')]
+        return steps + [self.evaluation_step(
+            f'evaluate PSPNet-{q.label} {kind.upper()} (ONNX)',
+            shown(q.deploy_config), shown(q.onnx_file(kind)), reports[kind],
+            f'test_{key}_{kind}') for kind in ('fp32', 'int8')]
+
+    def timing_steps(self, q: Quantized) -> List[Step]:
+        """The latency of one model's FP32 and INT8 ONNX files on the val
+        images (tools/infer.py, one run after the other on idle cores)."""
+        shown = self.shown
+        val_images = shown(self.cityscapes_root / 'leftImg8bit' / 'val')
         inferences = dict(fp32=q.fp32_inference, int8=q.int8_inference)
-        for kind in ('fp32', 'int8'):
-            steps.append(Step(
-                f'time PSPNet-{q.label} {kind.upper()} on the val images '
-                '(infer)',
-                tool('infer', config, files[kind], val_images,
-                     '--json', shown(inferences[kind])),
-                [inferences[kind]]))
-        return steps
+        return [Step(
+            f'time PSPNet-{q.label} {kind.upper()} on the val images (infer)',
+            tool('infer', shown(q.deploy_config), shown(q.onnx_file(kind)),
+                 val_images, '--json', shown(inferences[kind])),
+            [inferences[kind]]) for kind in ('fp32', 'int8')]
 
     def inference_steps(self) -> List[Step]:
         """The deployed model on the val images and on the street video,
