@@ -642,21 +642,31 @@ INFER_COMMANDS = [
 ]
 
 
-def quantize_commands(checkpoints, calib_images, test_options=''):
-    """Per model: quantize, evaluate the FP32 and the INT8 file, time each
-    on the val images."""
+QUANTIZED = (('repvgg_a0', 'pspnet_repvgg_a0_demo'),
+             ('qarepvgg_a0', 'pspnet_qarepvgg_a0_demo'))
+
+
+def quantize_commands(model, checkpoint, calib_images, test_options=''):
+    """In a model's lane: quantize it (``model``: 0 RepVGG-A0, 1
+    QARepVGG-A0), evaluate the FP32 and the INT8 file."""
+    key, config = QUANTIZED[model]
+    q = f'WORK/quantize/{key}'
+    files = dict(fp32=f'{q}/deploy.onnx', int8=f'{q}/deploy.int8.onnx')
+    return [f'python tools/quantize.py configs/demo/{config}.py '
+            f'{checkpoint} {q} --calib-images {calib_images}'] + [
+        f'python tools/test.py {q}/deploy.py {files[kind]} '
+        f'--report WORK/quantize/{key}_test_{kind}.json '
+        f'--work-dir WORK/logs/test_{key}_{kind}{test_options}'
+        for kind in ('fp32', 'int8')]
+
+
+def timing_commands():
+    """After the lanes, per model: time the FP32 and the INT8 file on the
+    val images."""
     commands = []
-    for key, config, checkpoint in (
-            ('repvgg_a0', 'pspnet_repvgg_a0_demo', checkpoints[0]),
-            ('qarepvgg_a0', 'pspnet_qarepvgg_a0_demo', checkpoints[1])):
+    for key, _ in QUANTIZED:
         q = f'WORK/quantize/{key}'
         files = dict(fp32=f'{q}/deploy.onnx', int8=f'{q}/deploy.int8.onnx')
-        commands.append(f'python tools/quantize.py configs/demo/{config}.py '
-                        f'{checkpoint} {q} --calib-images {calib_images}')
-        commands += [f'python tools/test.py {q}/deploy.py {files[kind]} '
-                     f'--report WORK/quantize/{key}_test_{kind}.json '
-                     f'--work-dir WORK/logs/test_{key}_{kind}{test_options}'
-                     for kind in ('fp32', 'int8')]
         commands += [f'python tools/infer.py {q}/deploy.py {files[kind]} '
                      'data/demo_cityscapes/leftImg8bit/val --json '
                      f'WORK/quantize/{key}_infer_{kind}.json'
@@ -664,7 +674,22 @@ def quantize_commands(checkpoints, calib_images, test_options=''):
     return commands
 
 
-QUICK_COMMANDS = [
+def in_plan_order(data, repvgg_trainings, repvgg_evaluations, qa_trainings,
+                  r18_evaluation, benchmark, quantized):
+    """The commands in the demo's order: the data makers' lanes, the
+    trainings' lanes (each lane's trainings, then its evaluations and
+    quantization), then the timed steps. ``quantized``: the commands of
+    quantize_commands for each model."""
+    imagenet, cityscapes, convert, video = data
+    return ([imagenet, video, cityscapes, convert]
+            + repvgg_trainings + repvgg_evaluations + quantized[0]
+            + qa_trainings + r18_evaluation + quantized[1]
+            + [benchmark] + INFER_COMMANDS + timing_commands())
+
+
+# Each tool line once, grouped as the README lists them: data, trainings
+# (one lane, then the other), evaluations, benchmark.
+QUICK_LINES = [
     'python tools/dataset_converters/make_demo_data.py imagenet '
     'data/demo_imagenet',
     'python tools/dataset_converters/make_demo_data.py cityscapes '
@@ -727,10 +752,15 @@ QUICK_COMMANDS = [
     '--baselines configs/demo/pspnet_r18_demo.py --shape 128 256 '
     '--batch-size 1 --reference pspnet_repvgg_a0_demo:unfused --repeat 2 '
     '--warmup 1 --json WORK/benchmark.json',
-] + INFER_COMMANDS + quantize_commands(['WORK/pspnet_repvgg_a0_demo/iter_4.pth',
-                       'WORK/pspnet_qarepvgg_a0_demo/iter_4.pth'], 2,
-                      ' --cfg-options test_dataloader.dataset.indices=4')
-FULL_COMMANDS = QUICK_COMMANDS[:4] + [
+]
+QUICK_TEST_OPTIONS = ' --cfg-options test_dataloader.dataset.indices=4'
+QUICK_COMMANDS = in_plan_order(
+    QUICK_LINES[:4], QUICK_LINES[4:7], QUICK_LINES[10:14], QUICK_LINES[7:10],
+    QUICK_LINES[14:15], QUICK_LINES[15], [
+        quantize_commands(model, f'WORK/{config}/iter_4.pth', 2,
+                          QUICK_TEST_OPTIONS)
+        for model, (_, config) in enumerate(QUANTIZED)])
+FULL_LINES = QUICK_LINES[:4] + [
     'python tools/train.py configs/demo/repvgg_a0_demo_cls.py',
     'python tools/train.py configs/demo/pspnet_repvgg_a0_demo.py',
     'python tools/train.py configs/demo/pspnet_repvgg_a0_demo_scratch.py',
@@ -759,8 +789,12 @@ FULL_COMMANDS = QUICK_COMMANDS[:4] + [
     '--baselines configs/demo/pspnet_r18_demo.py --shape 128 256 '
     '--batch-size 1 --reference pspnet_repvgg_a0_demo:unfused --json '
     'WORK/benchmark.json',
-] + INFER_COMMANDS + quantize_commands(['work_dirs/pspnet_repvgg_a0_demo/iter_300.pth',
-                       'work_dirs/pspnet_qarepvgg_a0_demo/iter_300.pth'], 16)
+]
+FULL_COMMANDS = in_plan_order(
+    FULL_LINES[:4], FULL_LINES[4:7], FULL_LINES[10:14], FULL_LINES[7:10],
+    FULL_LINES[14:15], FULL_LINES[15], [
+        quantize_commands(model, f'work_dirs/{config}/iter_300.pth', 16)
+        for model, (_, config) in enumerate(QUANTIZED)])
 
 
 def test_final_checkpoints_follow_the_configs(tmp_path):
