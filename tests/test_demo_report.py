@@ -687,8 +687,9 @@ def in_plan_order(data, repvgg_trainings, repvgg_evaluations, qa_trainings,
             + [benchmark] + INFER_COMMANDS + timing_commands())
 
 
-# Each tool line once, grouped as the README lists them: data, trainings
-# (one lane, then the other), evaluations, benchmark.
+# Each tool line once, grouped by kind: data, trainings (the RepVGG lane's,
+# then the other's), evaluations, benchmark; in_plan_order puts them in the
+# demo's order.
 QUICK_LINES = [
     'python tools/dataset_converters/make_demo_data.py imagenet '
     'data/demo_imagenet',

@@ -10,9 +10,10 @@ DIR/logs/steps/):
    (tools/dataset_converters/make_demo_data.py,
    tools/dataset_converters/cityscapes.py), unless present, two makers at a
    time;
-2. two lanes side by side, the CPUs shared between them. One lane: RepVGG-A0 pretraining on the
-   classification demo (configs/demo/repvgg_a0_demo_cls.py),
-   PSPNet-RepVGG-A0 on the Cityscapes-format demo from those weights
+2. two lanes side by side, the CPUs shared between them. One lane:
+   RepVGG-A0 pretraining on the classification demo
+   (configs/demo/repvgg_a0_demo_cls.py), PSPNet-RepVGG-A0 on the
+   Cityscapes-format demo from those weights
    (configs/demo/pspnet_repvgg_a0_demo.py) and from random weights
    (configs/demo/pspnet_repvgg_a0_demo_scratch.py) (tools/train.py); then
    fusion into the inference form, checked equal, and its ONNX export at
