@@ -45,14 +45,15 @@ def write_run(work_dir, timestamp, lines, resume=False):
 BENCHMARK_ROWS = [
     row_dict(mode='unfused', median_ms=40.0, images_per_s=25.0, speedup=1.0),
     row_dict(mode='fused', median_ms=45.0, images_per_s=22.2,
-             speedup=0.89),
+             speedup=0.89, multiplications=1_373_356_032),
     row_dict(mode='fused+onnx', median_ms=20.0, images_per_s=50.0,
              speedup=2.0),
     row_dict(mode='fused+ncnn', median_ms=25.0, images_per_s=40.0,
-             speedup=1.6),
+             speedup=1.6, multiplications=464_437_248),
     row_dict('pspnet_r18_demo', 'unfused', median_ms=28.0, images_per_s=35.7,
              speedup=1.43),
-    row_dict('pspnet_r18_demo', 'fused'),  # 31.3 ms
+    # 31.3 ms; an engine row's Winograd count is not the model's.
+    row_dict('pspnet_r18_demo', 'fused', multiplications=2_300_755_968),
     row_dict('pspnet_r18_demo', 'fused+onnx', median_ms=32.0,
              images_per_s=31.2, speedup=1.25),
     row_dict('pspnet_r18_demo', 'fused+ncnn', median_ms=30.0,
@@ -83,8 +84,10 @@ def make_work_dir(root):
                         evaluation_dict(reparameterized=False)),
                        ('test_scratch.json', SCRATCH_EVALUATION),
                        ('test_r18.json', R18_EVALUATION),
-                       ('benchmark.json',
-                        benchmark_dict(rows=BENCHMARK_ROWS))):
+                       ('benchmark.json', benchmark_dict(
+                           rows=BENCHMARK_ROWS, environment=dict(
+                               benchmark_dict()['environment'],
+                               gemm_macs_per_s=68.1e9)))):
         (root / name).write_text(json.dumps(data))
     rng = np.random.default_rng(0)
     for stem in STEMS:
@@ -123,7 +126,9 @@ def make_work_dir(root):
         commands=['python tools/train.py x.py'],
         step_seconds={'make data': None, 'trainings': 20.0, 'train': 12.0,
                       'train qa': 15.0, 'deploy': 3.0},
-        side_by_side_steps=['train', 'train qa'], quick=True,
+        side_by_side_steps=['train', 'train qa'],
+        training_steps=['train', 'train qa', 'a training not run'],
+        quick=True,
         image_inference=root / 'infer_val.json',
         video_inference=root / 'infer_video.json',
         overlay_video=root / 'infer_video' / 'street_overlay.mp4',
@@ -219,6 +224,10 @@ def test_build_report_writes_every_file(tmp_path):
     assert '| make data | - |' in markdown
     # The lanes' wall clock counts, not the steps that ran side by side.
     assert '| total | 23 |' in markdown
+    # The trainings that ran, and the machine's rate to scale them by.
+    assert ('The 2 trainings took 27 s in all (side by side, each on one '
+            'core: 14 s of both cores). This machine computes 68.1 G '
+            'multiply-adds/s in a float32 GEMM on 2 threads') in markdown
     for image in ('speed_vs_accuracy.png', 'training_curves.png',
                   'samples.png', 'video_strip.png'):
         assert f'({image})' in markdown
@@ -246,23 +255,29 @@ def test_report_compares_pretraining_and_the_r18_baseline(tmp_path):
         ('pspnet_r18_demo', 'fused+ncnn', 30.0, 33.3)]
     assert report['pretraining_gain'] == 5.28
     assert report['r18_latency_ratio'] == 1.5
+    # From each network's eager fused row, not its engine rows.
+    assert [row['multiply_adds'] for row in report['comparison']] == [
+        1_373_356_032, 1_373_356_032, 2_300_755_968]
+    assert report['r18_multiply_adds_ratio'] == 1.675
 
     markdown = (tmp_path / 'report.md').read_text()
     assert (markdown.index('## Accuracy') <
             markdown.index('## Pretraining and the ResNet-18 baseline') <
             markdown.index('## Equivalence'))
-    assert ('| model | initialized | fused mIoU | mAcc | aAcc | fastest path '
-            '| latency (ms) | images/s |') in markdown
-    assert ('| PSPNet-RepVGG-A0 | pretrained | 17.28 | 25.00 | 70.50 | '
-            'fused+onnx | 20.0 | 50.0 |') in markdown
+    assert ('| model | initialized | fused mIoU | mAcc | aAcc | G '
+            'multiply-adds | fastest path | latency (ms) | images/s |'
+            ) in markdown
+    assert ('| PSPNet-RepVGG-A0 | pretrained | 17.28 | 25.00 | 70.50 | 1.37 '
+            '| fused+onnx | 20.0 | 50.0 |') in markdown
     assert ('| PSPNet-RepVGG-A0 | from scratch | 12.00 | 20.00 | 65.00 | '
-            'fused+onnx | 20.0 | 50.0 |') in markdown
-    assert ('| PSPNet-R-18 | from scratch | 14.50 | 22.50 | 68.25 | '
+            '1.37 | fused+onnx | 20.0 | 50.0 |') in markdown
+    assert ('| PSPNet-R-18 | from scratch | 14.50 | 22.50 | 68.25 | 2.30 | '
             'fused+ncnn | 30.0 | 33.3 |') in markdown
     assert ("checkpoint reaches 17.28 mIoU, from scratch on the same "
             'schedule 12.00: +5.28 mIoU points.') in markdown
     assert ("its latency is x1.50 PSPNet-RepVGG-A0's (30.0 ms, fused+ncnn, "
-            'against 20.0 ms, fused+onnx).') in markdown
+            'against 20.0 ms, fused+onnx); it computes x1.68 the '
+            'multiply-adds.') in markdown
     assert 'untrained' not in markdown
     lines = summary(report)
     assert 'PSPNet-R-18 (from scratch): mIoU 14.50, fastest fused+ncnn ' \

@@ -534,6 +534,8 @@ class Demo:
             side_by_side_steps=[step.name for item in self.plan
                                 if isinstance(item, Lanes)
                                 for step in item.steps()],
+            training_steps=[step.name for step in self.steps
+                            if step.resumable_work_dir is not None],
             quick=self.quick)
 
     def timed_names(self) -> List[str]:

@@ -79,6 +79,15 @@ def fastest_fused_row(benchmark: BenchmarkReport,
     return min(rows, key=lambda row: row.median_ms, default=None)
 
 
+def multiply_adds(benchmark: BenchmarkReport, model: str) -> Optional[int]:
+    """``model``'s multiply-adds per image at the benchmark's input (None:
+    not counted): those of its eager fused row, whose convs are computed
+    directly (an engine row counts the fewer multiplications of its
+    Winograd tiles instead)."""
+    return next((row.multiplications for row in benchmark.rows
+                 if row.model == model and row.mode == 'fused'), None)
+
+
 def load_benchmark(path) -> BenchmarkReport:
     """The benchmark JSON; each compared network must have a fused row
     there (the comparison times it by one)."""
@@ -165,11 +174,13 @@ def tool_figures(reports: ToolReports) -> dict:
 
 
 def comparison_row(run: Compared, benchmark: BenchmarkReport) -> dict:
-    """One trained segmentor: its fused evaluation and the benchmark row it
-    is timed by, its network's fastest fused row."""
+    """One trained segmentor: its fused evaluation, its network's
+    multiply-adds per image and the benchmark row it is timed by, its
+    network's fastest fused row."""
     return dict(model=run.model, init=run.init,
                 metrics=summary_metrics(run.evaluation),
                 per_class=dict(run.evaluation.per_class),
+                multiply_adds=multiply_adds(benchmark, run.benchmark_model),
                 timed_by=benchmark_row(
                     fastest_fused_row(benchmark, run.benchmark_model)))
 
@@ -177,8 +188,9 @@ def comparison_row(run: Compared, benchmark: BenchmarkReport) -> dict:
 def comparison_figures(runs: List[Compared],
                        benchmark: BenchmarkReport) -> dict:
     """The comparison's rows, the mIoU points pretraining adds (pretrained
-    minus from scratch, the same schedule) and PSPNet-R-18's latency over
-    PSPNet-RepVGG-A0's (each at its fastest fused row)."""
+    minus from scratch, the same schedule), and PSPNet-R-18's latency
+    (each at its fastest fused row) and multiply-adds over
+    PSPNet-RepVGG-A0's."""
     rows = [comparison_row(run, benchmark) for run in runs]
     pretrained, scratch, r18 = rows
     return dict(
@@ -186,7 +198,9 @@ def comparison_figures(runs: List[Compared],
         pretraining_gain=difference(pretrained['metrics']['mIoU'],
                                     scratch['metrics']['mIoU']),
         r18_latency_ratio=ratio(r18['timed_by']['latency_ms'],
-                                pretrained['timed_by']['latency_ms']))
+                                pretrained['timed_by']['latency_ms']),
+        r18_multiply_adds_ratio=ratio(r18['multiply_adds'],
+                                      pretrained['multiply_adds']))
 
 
 def inference_row(report: InferenceReport) -> dict:
@@ -291,4 +305,5 @@ def figures(inputs: ReportInputs) -> dict:
         training=training_figures(inputs, runs),
         step_seconds=inputs.step_seconds,
         side_by_side_steps=inputs.side_by_side_steps,
+        training_steps=inputs.training_steps,
         commands=inputs.commands)

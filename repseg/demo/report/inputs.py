@@ -36,6 +36,8 @@ class ReportInputs:
         side_by_side_steps: the steps of ``step_seconds`` that ran side by
             side, inside a block of lanes whose own wall-clock seconds are
             in ``step_seconds`` too (the total counts the block, not them).
+        training_steps: the steps of ``step_seconds`` that are trainings
+            (the report sums their seconds).
         quick: whether the schedules were cut (``run_demo.py --quick``).
         image_inference / video_inference: ``tools/infer.py --json`` files
             of the val images and of the street video; the report's
@@ -52,7 +54,8 @@ class ReportInputs:
                  benchmark_json, predictions_dir, data_root,
                  commands: Sequence[str],
                  step_seconds: Dict[str, float] = None,
-                 side_by_side_steps: Sequence[str] = (), quick: bool = False,
+                 side_by_side_steps: Sequence[str] = (),
+                 training_steps: Sequence[str] = (), quick: bool = False,
                  image_inference=None, video_inference=None,
                  overlay_video=None,
                  quantization: Dict[str, QuantizationFiles] = None):
@@ -72,6 +75,7 @@ class ReportInputs:
         self.commands = list(commands)
         self.step_seconds = dict(step_seconds or {})
         self.side_by_side_steps = list(side_by_side_steps)
+        self.training_steps = list(training_steps)
         self.quick = quick
         self.image_inference = _optional_path(image_inference)
         self.video_inference = _optional_path(video_inference)

@@ -40,14 +40,17 @@ def comparison_section(report: dict) -> List[str]:
              'is evaluated fused (tools/test.py) and timed at the fastest '
              'fused row of the benchmark below (fused: PyTorch; fused+onnx: '
              'ONNX Runtime; fused+ncnn: ncnn); both PSPNet-RepVGG-A0 rows '
-             'are one network, timed once.', '',
-             '| model | initialized | fused mIoU | mAcc | aAcc | fastest '
-             'path | latency (ms) | images/s |',
-             '|---|---|---|---|---|---|---|---|']
+             'are one network, timed once. G multiply-adds: per image at '
+             "the benchmark's input, as the eager fused model computes "
+             'them (direct convolutions).', '',
+             '| model | initialized | fused mIoU | mAcc | aAcc | G '
+             'multiply-adds | fastest path | latency (ms) | images/s |',
+             '|---|---|---|---|---|---|---|---|---|']
     for row in rows:
         m, timed = row['metrics'], row['timed_by']
         lines.append(f"| {row['model']} | {row['init']} | {fmt(m['mIoU'])} | "
-                     f"{fmt(m['mAcc'])} | {fmt(m['aAcc'])} | {timed['mode']} "
+                     f"{fmt(m['mAcc'])} | {fmt(m['aAcc'])} | "
+                     f"{giga(row['multiply_adds'])} | {timed['mode']} "
                      f"| {fmt(timed['latency_ms'], 1)} | "
                      f"{fmt(timed['images_per_s'], 1)} |")
     pretrained, scratch, r18 = rows
@@ -66,8 +69,14 @@ def comparison_section(report: dict) -> List[str]:
               f"({fmt(r18['timed_by']['latency_ms'], 1)} ms, "
               f"{r18['timed_by']['mode']}, against "
               f"{fmt(pretrained['timed_by']['latency_ms'], 1)} ms, "
-              f"{pretrained['timed_by']['mode']}).", '']
+              f"{pretrained['timed_by']['mode']}); it computes "
+              f"{times(report['r18_multiply_adds_ratio'])} the "
+              'multiply-adds.', '']
     return lines
+
+
+def giga(count) -> str:
+    return '-' if count is None else f'{count / 1e9:.2f}'
 
 
 def signed(value) -> str:
@@ -246,7 +255,28 @@ def steps_section(report: dict) -> List[str]:
              '| step | seconds |', '|---|---|']
     lines += [f'| {name}{" (side by side)" if name in side_by_side else ""} '
               f'| {fmt(took, 0)} |' for name, took in seconds.items()]
-    return lines + [f'| total | {sum(known):.0f} |', '']
+    return (lines + [f'| total | {sum(known):.0f} |', '']
+            + machine_lines(report))
+
+
+def machine_lines(report: dict) -> List[str]:
+    """The trainings' share of the time and the machine's multiply-add
+    rate: what to scale these step times by on another machine."""
+    trainings = [report['step_seconds'].get(name)
+                 for name in report.get('training_steps', ())]
+    done = [took for took in trainings if took is not None]
+    env = report['benchmark']['environment']
+    lines = []
+    if done:
+        lines.append(f'The {len(done)} trainings took {sum(done):.0f} s in '
+                     'all (side by side, each on one core: '
+                     f'{sum(done) / 2:.0f} s of both cores).')
+    if env.get('gemm_macs_per_s'):
+        lines.append('This machine computes '
+                     f"{env['gemm_macs_per_s'] / 1e9:.1f} G multiply-adds/s "
+                     f"in a float32 GEMM on {env.get('threads', '?')} threads "
+                     "(the benchmark's measure of its peak).")
+    return [' '.join(lines), ''] if lines else []
 
 
 def markdown(report: dict) -> str:
@@ -294,7 +324,8 @@ def summary(report: dict) -> str:
     a0, _, r18 = (row['model'] for row in report['comparison'])
     lines += [f"pretraining: {signed(report['pretraining_gain'])} mIoU points"
               ' (pretrained vs from scratch, the same schedule)',
-              f"{r18} latency: {times(report['r18_latency_ratio'])} {a0}'s"]
+              f"{r18} latency: {times(report['r18_latency_ratio'])} {a0}'s, "
+              f"multiply-adds: {times(report['r18_multiply_adds_ratio'])}"]
     for row in report['benchmark']['rows']:
         lines.append(f"{row['name']} ({row['mode']}): "
                      f"{fmt(row['latency_ms'], 1)} ms, "
