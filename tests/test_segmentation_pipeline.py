@@ -139,6 +139,23 @@ def test_test_tool_reports_outputs_and_agrees_with_cityscapesscripts(
         assert (ours == theirs).mean() >= 0.999
 
 
+def test_a_checkpoint_of_another_model_is_refused(trained, tmp_path):
+    # mmengine alone would only log the shape mismatch and test the
+    # checkpoint with a random decode head.
+    config, work_dir, _ = trained
+    checkpoint = str(work_dir / 'iter_4.pth')
+    report = tmp_path / 'report.json'
+    with pytest.raises(SystemExit) as err:
+        test_tool.main([str(config), checkpoint, '--work-dir',
+                        str(tmp_path / 'test'), '--report', str(report),
+                        '--cfg-options', 'model.decode_head.channels=8'])
+    message = str(err.value)
+    assert message.startswith(f'test.py: checkpoint {checkpoint!r} does not '
+                              f'match config {str(config)!r}')
+    assert 'size mismatch for decode_head.conv_seg.weight' in message
+    assert not report.exists()
+
+
 def test_resume_after_kill(demo_cityscapes, tmp_path):
     config = write_tiny_seg_config(tmp_path / 'long.py', demo_cityscapes,
                                    max_iters=12, val_interval=100)

@@ -4,13 +4,14 @@
                          [--report FILE.json] [--out DIR] [--show-dir DIR]
                          [--cfg-options KEY=VALUE ...] [--launcher ...]
 
-CKPT may also be an exported model of tools/deploy.py or tools/quantize.py
-(deploy.onnx, deploy.ncnn.param, deploy.xml, deploy.int8.onnx), evaluated in
-its engine with the same metric. --report writes the metrics as JSON (mIoU,
-mAcc, aAcc, per_class for segmentation; accuracy for classification), with
-reparameterized, config, checkpoint and backend. --out writes the predictions
-as Cityscapes labelId PNGs named after the inputs, for cityscapesscripts'
-official evaluation. --show-dir writes colour overlays of the predictions.
+CKPT is loaded strictly. It may also be an exported model of tools/deploy.py
+or tools/quantize.py (deploy.onnx, deploy.ncnn.param, deploy.xml,
+deploy.int8.onnx), evaluated in its engine with the same metric. --report
+writes the metrics as JSON (mIoU, mAcc, aAcc, per_class for segmentation;
+accuracy for classification), with reparameterized, config, checkpoint and
+backend. --out writes the predictions as Cityscapes labelId PNGs named after
+the inputs, for cityscapesscripts' official evaluation. --show-dir writes
+colour overlays of the predictions.
 """
 import argparse
 import json
@@ -23,7 +24,8 @@ from mmengine.config import Config
 from mmengine.dist import is_main_process
 from mmengine.runner import Runner
 
-from repseg.apis import ConfigError  # noqa: F401  (registers EngineModel)
+# repseg.apis also registers EngineModel, the model of exported files.
+from repseg.apis import CheckpointMismatch, ConfigError
 from repseg.backends import (BackendNotAvailable, EngineError,
                              InputShapeMismatch, backend_for_file)
 from repseg.checkpoint import CheckpointError
@@ -135,6 +137,22 @@ def clear_staging(args) -> None:
         shutil.rmtree(_tmp_dir(args.out), ignore_errors=True)
 
 
+def load_strictly(runner: Runner, cfg: Config) -> None:
+    """Load ``cfg.load_from`` into the runner's model, failing on any key
+    or shape that does not fit. mmengine loads ``load_from`` with
+    strict=False, which only logs such a mismatch: a checkpoint of another
+    model (another head width, say) would be tested with some layers left
+    random, and its metrics reported as the checkpoint's."""
+    try:
+        runner.load_checkpoint(cfg.load_from, strict=True)
+    except (BlockTypeMismatch, DeployFormMismatch):
+        raise  # already say what the checkpoint is and what to do
+    except RuntimeError as err:
+        raise CheckpointMismatch(
+            f'checkpoint {cfg.load_from!r} does not match config '
+            f'{cfg.filename!r}: {err}') from err
+
+
 def main(argv=None):
     args = parse_args(argv)
     cfg = build_config(args)
@@ -142,9 +160,11 @@ def main(argv=None):
     init_cpu_process_group(cfg)
     try:
         runner = Runner.from_cfg(cfg)
+        if cfg.load_from:
+            load_strictly(runner, cfg)  # then runner.test() loads nothing
         metrics = runner.test()
     except (BackendNotAvailable, BlockTypeMismatch, CheckpointError,
-            ConfigError, DeployFormMismatch, EngineError,
+            CheckpointMismatch, ConfigError, DeployFormMismatch, EngineError,
             InputShapeMismatch) as err:
         clear_staging(args)
         raise SystemExit(f'test.py: {err}') from err
