@@ -36,9 +36,9 @@ def tiny_config(tmp_path_factory):
     return write_tiny_seg_config(tmp / 'tiny_pspnet.py', tmp)
 
 
-def tiny_builder(batch=2, size=(32, 32), **kwargs):
+def tiny_builder(workdir, batch=2, size=(32, 32), **kwargs):
     torch.manual_seed(0)
-    return RowBuilder(torch.randn(batch, 3, *size), **kwargs)
+    return RowBuilder(torch.randn(batch, 3, *size), str(workdir), **kwargs)
 
 
 # ---------------------------------------------------------------- modes
@@ -107,10 +107,11 @@ def test_rows_are_timed_interleaved_from_a_rotating_start():
 # ------------------------------------------------------------ the check
 
 
-def test_rows_match_the_fused_model_and_a_wrong_row_is_refused(monkeypatch):
+def test_rows_match_the_fused_model_and_a_wrong_row_is_refused(monkeypatch,
+                                                               tmp_path):
     spec = model_from_arch(dict(TINY_ARCH))
     rows = build_rows([spec], ['unfused', 'fused', 'fused+cl'],
-                      tiny_builder())
+                      tiny_builder(tmp_path))
     assert [r.name for r in rows] == [
         'RepVGG-custom:unfused', 'RepVGG-custom:fused',
         'RepVGG-custom:fused+cl']
@@ -127,10 +128,11 @@ def test_rows_match_the_fused_model_and_a_wrong_row_is_refused(monkeypatch):
     monkeypatch.setattr(benchmark_rows, 'to_channels_last',
                         wrong_channels_last)
     with pytest.raises(OutputMismatch, match='RepVGG-custom:fused[+]cl'):
-        build_rows([spec], ['fused', 'fused+cl'], tiny_builder())
+        build_rows([spec], ['fused', 'fused+cl'], tiny_builder(tmp_path))
 
 
-def test_a_wrong_fold_is_caught_against_the_unfused_model(monkeypatch):
+def test_a_wrong_fold_is_caught_against_the_unfused_model(monkeypatch,
+                                                          tmp_path):
     spec = model_from_arch(dict(TINY_ARCH))
 
     def wrong_fold(model, example):
@@ -141,7 +143,7 @@ def test_a_wrong_fold_is_caught_against_the_unfused_model(monkeypatch):
     inference_form = benchmark_rows.to_inference_form
     monkeypatch.setattr(benchmark_rows, 'to_inference_form', wrong_fold)
     with pytest.raises(OutputMismatch, match='fused model differs'):
-        build_rows([spec], ['fused'], tiny_builder())
+        build_rows([spec], ['fused'], tiny_builder(tmp_path))
 
 
 # --------------------------------------------------- the exact rewrites
@@ -264,12 +266,12 @@ def test_tool_times_a_classifier_config(tmp_path):
 @pytest.mark.parametrize('engine, packages', [
     ('onnx', ['onnxruntime']), ('ncnn', ['ncnn', 'pnnx']),
     ('openvino', ['openvino', 'onnxscript'])])
-def test_engine_rows(tiny_config, engine, packages):
+def test_engine_rows(tiny_config, engine, packages, tmp_path):
     for package in packages:
         pytest.importorskip(package)
     spec = benchmark.model_from_config(str(tiny_config))
     rows = build_rows([spec], ['fused', engine, f'fused+psp+{engine}'],
-                      tiny_builder(batch=2, size=(64, 64)))
+                      tiny_builder(tmp_path, batch=2, size=(64, 64)))
     assert [r.name for r in rows[1:]] == [f'tiny_pspnet:fused+{engine}',
                                           f'tiny_pspnet:fused+psp+{engine}']
     assert all(r.max_rel_diff <= 1e-4 for r in rows[1:])
@@ -325,12 +327,12 @@ def test_ncnn_winograd_tile_follows_its_x86_selection():
     assert winograd_tile(torch.nn.Conv2d(64, 64, 3, 2, padding=1)) is None
 
 
-def test_rows_count_multiplications_of_their_kernels():
+def test_rows_count_multiplications_of_their_kernels(tmp_path):
     """A fused tiny RepVGG at 32x32, batch 2: direct for eager, less under
     repseg's F(2x2, 3x3) (4/9 for the 3x3 stride-1 convs; the stride-2
     ones stay direct)."""
     spec = model_from_arch(TINY_ARCH)
-    rows = build_rows([spec], ['fused', 'fused+wino2'], tiny_builder())
+    rows = build_rows([spec], ['fused', 'fused+wino2'], tiny_builder(tmp_path))
     direct, wino = (r.multiplications for r in rows)
     assert direct > wino > 0.4 * direct
     time_rows(rows, repeat=1, warmup=0)

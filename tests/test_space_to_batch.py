@@ -108,14 +108,14 @@ def test_dilated_resnet_stages_are_rewritten_exactly(size):
         assert max_rel_diff(out, ref) <= 1e-5
 
 
-def test_benchmark_rows_with_space_to_batch():
+def test_benchmark_rows_with_space_to_batch(tmp_path):
     from repseg.benchmark import ModelSpec, RowBuilder, build_rows
     torch.manual_seed(0)
     model = randomize_bn(RepVGG(ARCH, strides=(2, 2, 1, 1),
                                 dilations=(1, 1, 2, 4))).eval()
     spec = ModelSpec('os8', model, 'backbone', (72, 88))
     rows = build_rows([spec], ['fused', 'fused+s2b', 'fused+s2b+wino2'],
-                      RowBuilder(torch.randn(1, 3, 72, 88)))
+                      RowBuilder(torch.randn(1, 3, 72, 88), str(tmp_path)))
     assert [r.name for r in rows] == ['os8:fused', 'os8:fused+s2b',
                                       'os8:fused+s2b+wino2']
     assert all(r.max_rel_diff <= 1e-5 for r in rows)
@@ -135,6 +135,5 @@ def test_engines_run_the_rewrite(engine, packages, tmp_path):
                                 dilations=(1, 1, 2, 4))).eval()
     spec = ModelSpec('os8', model, 'backbone', (72, 88))
     rows = build_rows([spec], [f'fused+s2b+{engine}'],
-                      RowBuilder(torch.randn(2, 3, 72, 88),
-                                 workdir=str(tmp_path)))
+                      RowBuilder(torch.randn(2, 3, 72, 88), str(tmp_path)))
     assert rows[0].max_rel_diff <= 1e-5

@@ -80,9 +80,9 @@ def profile_row(spec: ModelSpec, mode: str, builder: RowBuilder,
         part_spec = ModelSpec(f'{spec.label}.{name}', part, 'backbone',
                               tuple(part_inputs.shape[2:]),
                               part_inputs.shape[1])
-        part_builder = RowBuilder(part_inputs, str(builder.device),
-                                  builder.fp16, builder.channels_last,
-                                  builder.workdir)
+        part_builder = RowBuilder(part_inputs, builder.workdir,
+                                  str(builder.device), builder.fp16,
+                                  builder.channels_last)
         prepared += build_rows([part_spec], [mode], part_builder)
     time_rows(prepared, repeat, warmup, str(builder.device))
     profile = []

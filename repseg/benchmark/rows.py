@@ -2,7 +2,6 @@
 ready to time."""
 import copy
 import os.path as osp
-import tempfile
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -81,20 +80,20 @@ class RowBuilder:
 
     Args:
         inputs (Tensor): The input every row sees (fp32, on the CPU).
+        workdir (str): Where the engines' files are written; the caller
+            owns it (``benchmark`` removes it after the run).
         device (str): ``'cpu'`` or ``'cuda'``.
         fp16 (bool): Run in half precision (``.half()``; CUDA only).
         channels_last (bool): Add the ``cl`` option to every mode.
-        workdir (str): Where the engines' files are written.
     """
 
-    def __init__(self, inputs: Tensor, device: str = 'cpu',
-                 fp16: bool = False, channels_last: bool = False,
-                 workdir: Optional[str] = None):
+    def __init__(self, inputs: Tensor, workdir: str, device: str = 'cpu',
+                 fp16: bool = False, channels_last: bool = False):
         self.inputs = inputs
+        self.workdir = workdir
         self.device = torch.device(device)
         self.fp16 = fp16
         self.channels_last = channels_last
-        self.workdir = workdir or tempfile.mkdtemp(prefix='benchmark_')
 
     def with_global_options(self, mode: Mode) -> Mode:
         if self.channels_last and 'cl' not in mode.options:

@@ -72,7 +72,7 @@ def benchmark(specs: Sequence[ModelSpec], modes: Sequence[str],
     inputs = torch.randn(batch_size, specs[0].in_channels, height, width)
     # The engines' exported files live as long as the run.
     with tempfile.TemporaryDirectory(prefix='benchmark_') as workdir:
-        builder = RowBuilder(inputs, device, fp16, channels_last, workdir)
+        builder = RowBuilder(inputs, workdir, device, fp16, channels_last)
         # A wrong reference fails now, not after minutes of preparation.
         names = row_names(specs, modes, builder)
         reference = find_row(names, reference)
