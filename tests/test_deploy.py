@@ -241,6 +241,21 @@ def test_engine_exports_that_do_not_fit_are_refused(tmp_path, capsys):
     assert {p.name for p in tmp_path.iterdir()} == {'tiny.py', 'trained.pth'}
 
 
+def test_every_engine_is_exported_for_deploy_and_benchmark_alike():
+    """One table of engines: each backend has both exporters, deploy writes
+    the file that backend loads, and the benchmark's engine runtimes name
+    real backends."""
+    from repseg.apis.deploy import ENGINE_FILES
+    from repseg.backends import BACKENDS, backend_for_file
+    from repseg.benchmark.modes import ENGINES
+    from repseg.export import MODEL_EXPORTERS, MODULE_EXPORTERS
+    assert set(MODEL_EXPORTERS) == set(MODULE_EXPORTERS) == set(BACKENDS)
+    assert set(ENGINES.values()) == set(BACKENDS)
+    assert {backend_for_file(f): f for f in ENGINE_FILES.values()} == {
+        name: ENGINE_FILES[name] for name in BACKENDS}
+    assert ENGINE_FILES['ncnn'] == 'deploy.ncnn.param'
+
+
 @pytest.mark.parametrize('engine, packages', [
     ('ncnn', ['ncnn', 'pnnx']), ('openvino', ['openvino', 'onnxscript'])])
 def test_an_engine_that_computes_something_else_is_refused(

@@ -13,8 +13,7 @@ from ..backends import BACKENDS
 from ..engine.config import default_input_shape
 from ..equivalence import (FP16_TOLERANCE, TOLERANCE, max_abs_difference,
                            relative_difference)
-from ..export import (export_model_ncnn, export_model_onnx,
-                      export_model_openvino)
+from ..export import MODEL_EXPORTERS
 from ..fileio import atomic_output
 from ..models.fusion import InferenceFormReport, to_inference_form
 from ..models.tensor_forward import TensorForward
@@ -86,35 +85,9 @@ def check_equal(what: str, outputs: Sequence[Tensor],
     return rel
 
 
-# Each engine's file in the deploy folder, and how it is exported; an
-# exporter returns whether the file takes any image size.
-ENGINE_FILES = {'onnxruntime': 'deploy.onnx', 'ncnn': 'deploy.ncnn.param',
-                'openvino': 'deploy.xml'}
-
-
-def _fp32_only(export: str, fp16: bool) -> None:
-    if fp16:
-        raise DeployError('--fp16 is for engines that store half-precision '
-                          f'weights (ncnn); the {export} export stays fp32')
-
-
-def _export_onnx(model, inputs, path, fp16: bool) -> bool:
-    _fp32_only('ONNX', fp16)
-    return export_model_onnx(model, inputs, path)
-
-
-def _export_openvino(model, inputs, path, fp16: bool) -> bool:
-    _fp32_only('OpenVINO', fp16)
-    return export_model_openvino(model, inputs, path)
-
-
-def _export_ncnn(model, inputs, path, fp16: bool) -> bool:
-    export_model_ncnn(model, inputs, path, fp16)
-    return False  # pnnx bakes the traced size into the resize layers
-
-
-EXPORTERS = {'onnxruntime': _export_onnx, 'ncnn': _export_ncnn,
-             'openvino': _export_openvino}
+#: Each engine's file in the deploy folder.
+ENGINE_FILES = {name: 'deploy' + backend.suffix
+                for name, backend in BACKENDS.items()}
 # Exact rewrites exported for an engine where they pay (README, Speed):
 # ncnn runs Winograd on undilated 3x3 convs only, which s2b makes of the
 # dilated stages, and its export is for one image size, the size the
@@ -179,10 +152,10 @@ def deploy(config: ConfigType, checkpoint: str, out_dir: str,
     is written. Engine weights stay fp32 unless ``fp16`` (ncnn only; the
     bound is then ``FP16_TOLERANCE``).
     """
-    unknown = [e for e in engines if e not in EXPORTERS]
+    unknown = [e for e in engines if e not in MODEL_EXPORTERS]
     if unknown:
         raise DeployError(f'unknown engine(s) {unknown}; choose from '
-                          f'{sorted(EXPORTERS)}')
+                          f'{sorted(MODEL_EXPORTERS)}')
     cfg = load_model_config(config)
     trained = load_trained(cfg, checkpoint)
     fused, form = to_inference_form(trained)
@@ -211,7 +184,8 @@ def deploy(config: ConfigType, checkpoint: str, out_dir: str,
             path = str(tmp / ENGINE_FILES[engine])
             rewrites = list(ENGINE_REWRITES.get(engine, ()))
             exported = apply_rewrites(copy.deepcopy(rebuilt), rewrites)
-            dynamic_size = EXPORTERS[engine](exported, inputs, path, fp16)
+            dynamic_size = MODEL_EXPORTERS[engine](exported, inputs, path,
+                                                   fp16)
             report.engines[engine] = check_engine(
                 engine, path, trained, inputs, expected, dynamic_size, fp16)
             report.engines[engine].rewrites = rewrites

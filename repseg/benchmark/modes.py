@@ -23,9 +23,10 @@ from typing import Tuple
 
 FORMS = ('unfused', 'fused')
 REWRITES = ('psp', 's2b', 'wino2', 'wino4', 'cl')
-# Runtimes that run an exported file in a deployment engine (CPU, fp32).
-ENGINES = ('onnx', 'ncnn', 'openvino')
-RUNTIMES = ('jit', 'compile') + ENGINES
+# Runtimes that run an exported file in a deployment engine (CPU, fp32),
+# and the engine's ``Backend.name``.
+ENGINES = {'onnx': 'onnxruntime', 'ncnn': 'ncnn', 'openvino': 'openvino'}
+RUNTIMES = ('jit', 'compile') + tuple(ENGINES)
 OPTIONS = REWRITES + RUNTIMES
 FAST_MODE = 'fused+psp+s2b+ncnn'
 ALIASES = {'jit': 'fused+jit', 'compile': 'fused+compile',

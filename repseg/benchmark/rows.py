@@ -9,12 +9,11 @@ import torch
 from torch import Tensor, nn
 
 from ..analysis import multiplications
-from ..backends import (BackendNotAvailable, NcnnBackend,
-                        OnnxRuntimeBackend, OpenVinoBackend, compile_module,
+from ..backends import (BACKENDS, BackendNotAvailable, compile_module,
                         trace_and_freeze)
 from ..backends.ncnn import winograd_tile as ncnn_winograd_tile
 from ..equivalence import TOLERANCE, OutputMismatch, relative_difference
-from ..export import export_ncnn, export_onnx, export_openvino
+from ..export import MODULE_EXPORTERS
 from ..models.fusion import to_inference_form
 from ..rewrites import apply_rewrites, to_channels_last
 from .models import ModelSpec
@@ -153,15 +152,11 @@ class RowBuilder:
                inputs: Tensor):
         """``module`` exported for ``inputs``' shape and loaded into the
         mode's engine, with torch's thread count."""
-        stem = osp.join(self.workdir, f'{label}_{mode.name}'.replace('+', '_'))
-        if mode.runtime == 'onnx':
-            export_onnx(module, inputs, stem + '.onnx')
-            return OnnxRuntimeBackend(stem + '.onnx', torch.get_num_threads())
-        if mode.runtime == 'openvino':
-            export_openvino(module, inputs, stem + '.xml')
-            return OpenVinoBackend(stem + '.xml', torch.get_num_threads())
-        export_ncnn(module, inputs[:1], stem + '.ncnn.param')
-        return NcnnBackend(stem + '.ncnn.param', torch.get_num_threads())
+        engine = ENGINES[mode.runtime]
+        stem = f'{label}_{mode.name}'.replace('+', '_')
+        path = osp.join(self.workdir, stem + BACKENDS[engine].suffix)
+        MODULE_EXPORTERS[engine](module, inputs, path)
+        return BACKENDS[engine](path, torch.get_num_threads())
 
 
 def build_rows(specs: Sequence[ModelSpec], modes: Sequence[str],

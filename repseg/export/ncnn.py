@@ -30,10 +30,13 @@ def pnnx_executable() -> str:
 @torch.no_grad()
 def export_ncnn(module: nn.Module, inputs: Tensor, param_path: str,
                 fp16: bool = False) -> Tuple[str, str]:
-    """Export ``module`` (an image batch -> tensor(s) module) for ``inputs``'
-    shape to ``param_path`` and the ``.bin`` beside it (input blob ``in0``,
-    outputs ``out0``, ``out1`` ...); fp32 weights unless ``fp16``."""
+    """Export ``module`` (an image batch -> tensor(s) module) for the shape
+    of one of ``inputs``' images to ``param_path`` and the ``.bin`` beside
+    it (input blob ``in0``, outputs ``out0``, ``out1`` ...); fp32 weights
+    unless ``fp16``. ncnn's blobs hold one image (``NcnnBackend`` runs a
+    batch image by image), so the trace is of one."""
     executable = pnnx_executable()
+    inputs = inputs[:1]
     param_path = osp.abspath(param_path)  # pnnx runs in its own folder
     bin_path = param_path[:-len('.param')] + '.bin'
     with tempfile.TemporaryDirectory(prefix='pnnx_') as work:
@@ -78,6 +81,9 @@ def record_input_shape(param_path: str, chw: Tuple[int, int, int]) -> None:
 
 
 def export_model_ncnn(model: nn.Module, inputs: Tensor, param_path: str,
-                      fp16: bool = False) -> Tuple[str, str]:
-    """``export_ncnn`` of a model's inference call (``TensorForward``)."""
-    return export_ncnn(TensorForward(model), inputs, param_path, fp16)
+                      fp16: bool = False) -> bool:
+    """``export_ncnn`` of a model's inference call (``TensorForward``);
+    returns False: pnnx bakes the traced size into the resize layers, so the
+    file takes that image size only."""
+    export_ncnn(TensorForward(model), inputs, param_path, fp16)
+    return False

@@ -10,7 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from ..models.tensor_forward import TensorForward
-from .base import ExportError
+from .base import ExportError, fp32_only
 
 
 def export_onnx(module: nn.Module, inputs: Tensor, path: str,
@@ -56,11 +56,13 @@ def spatial_size_is_dynamic(model: nn.Module) -> bool:
         for m in model.modules() if isinstance(m, nn.AdaptiveAvgPool2d))
 
 
-def export_model_onnx(model: nn.Module, inputs: Tensor, path: str) -> bool:
+def export_model_onnx(model: nn.Module, inputs: Tensor, path: str,
+                      fp16: bool = False) -> bool:
     """Export a model's inference call (``TensorForward``) with a dynamic
     batch, and a dynamic image size where the model allows it; returns
-    whether the image size is dynamic."""
+    whether the image size is dynamic. fp32 weights only."""
     from torch.export import Dim
+    fp32_only('ONNX', fp16)
     dynamic_size = spatial_size_is_dynamic(model)
     dims = {0: Dim.AUTO, 2: Dim.AUTO, 3: Dim.AUTO} if dynamic_size else {
         0: Dim.AUTO}

@@ -13,7 +13,7 @@ from torch import Tensor, nn
 
 from ..backends.base import BackendNotAvailable
 from ..backends.openvino import exception_reason
-from .base import ExportError
+from .base import ExportError, fp32_only
 from .onnx import export_model_onnx, export_onnx
 
 
@@ -53,9 +53,11 @@ def export_openvino(module: nn.Module, inputs: Tensor, xml_path: str) -> str:
     return str(xml_path)
 
 
-def export_model_openvino(model: nn.Module, inputs: Tensor,
-                          xml_path: str) -> bool:
+def export_model_openvino(model: nn.Module, inputs: Tensor, xml_path: str,
+                          fp16: bool = False) -> bool:
     """``export_model_onnx`` (dynamic batch, and image size where the model
-    allows it), as OpenVINO IR; returns whether the image size is dynamic."""
+    allows it), as OpenVINO IR; returns whether the image size is dynamic.
+    fp32 weights only."""
+    fp32_only('OpenVINO', fp16)
     return _through_onnx(
         lambda path: export_model_onnx(model, inputs, path), xml_path)
