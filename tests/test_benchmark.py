@@ -45,21 +45,24 @@ def tiny_builder(workdir, batch=2, size=(32, 32), **kwargs):
 
 
 @pytest.mark.parametrize('text, form, options, runtime, name', [
-    ('unfused', 'unfused', (), 'eager', 'unfused'),
+    ('multi-branch', 'multi-branch', (), 'eager', 'multi-branch'),
+    ('unfused', 'multi-branch', (), 'eager', 'multi-branch'),  # old spelling
     ('fused+cl', 'fused', ('cl', ), 'eager', 'fused+cl'),
     ('fused+jit+cl+wino4', 'fused', ('wino4', 'cl'), 'jit',
      'fused+wino4+cl+jit'),
     ('onnx', 'fused', (), 'onnx', 'fused+onnx'),
     ('fused+openvino+psp', 'fused', ('psp', ), 'openvino',
      'fused+psp+openvino'),
-    ('unfused+psp+compile', 'unfused', ('psp', ), 'compile',
-     'unfused+psp+compile'),
+    ('unfused+psp+compile', 'multi-branch', ('psp', ), 'compile',
+     'multi-branch+psp+compile'),
+    ('fast', 'fused', ('psp', 's2b'), 'ncnn', 'fused+psp+s2b+ncnn'),
 ])
 def test_parse_mode(text, form, options, runtime, name):
     mode = parse_mode(text)
     assert (mode.form, mode.options, mode.runtime) == (form, options, runtime)
     assert mode.name == name
-    assert parse_mode('fast').name == parse_mode(benchmark.FAST_MODE).name
+    assert parse_mode(name) == mode
+    assert parse_mode('fast') == parse_mode(benchmark.FAST_MODE)
 
 
 @pytest.mark.parametrize('text, message', [
@@ -110,10 +113,10 @@ def test_rows_are_timed_interleaved_from_a_rotating_start():
 def test_rows_match_the_fused_model_and_a_wrong_row_is_refused(monkeypatch,
                                                                tmp_path):
     spec = model_from_arch(dict(TINY_ARCH))
-    rows = build_rows([spec], ['unfused', 'fused', 'fused+cl'],
+    rows = build_rows([spec], ['multi-branch', 'fused', 'fused+cl'],
                       tiny_builder(tmp_path))
     assert [r.name for r in rows] == [
-        'RepVGG-custom:unfused', 'RepVGG-custom:fused',
+        'RepVGG-custom:multi-branch', 'RepVGG-custom:fused',
         'RepVGG-custom:fused+cl']
     assert rows[1].max_rel_diff == 0
     assert all(r.max_rel_diff <= 1e-5 for r in rows)
@@ -131,8 +134,8 @@ def test_rows_match_the_fused_model_and_a_wrong_row_is_refused(monkeypatch,
         build_rows([spec], ['fused', 'fused+cl'], tiny_builder(tmp_path))
 
 
-def test_a_wrong_fold_is_caught_against_the_unfused_model(monkeypatch,
-                                                          tmp_path):
+def test_a_wrong_fold_is_caught_against_the_multi_branch_model(monkeypatch,
+                                                               tmp_path):
     spec = model_from_arch(dict(TINY_ARCH))
 
     def wrong_fold(model, example):
@@ -227,19 +230,20 @@ def test_tool_writes_the_json_with_a_baseline(tiny_config, tmp_path, capsys):
     out = tmp_path / 'bench.json'
     benchmark_tool.main([
         str(tiny_config), '--shape', '64', '96', '--batch-size', '2',
-        '--modes', 'unfused', 'fused', 'fused+psp+wino2+cl', '--baselines',
-        R18_DEMO, '--repeat', '3', '--warmup', '1', '--reference',
-        'tiny_pspnet:unfused', '--json', str(out)])
+        '--modes', 'multi-branch', 'fused', 'fused+psp+wino2+cl',
+        '--baselines', R18_DEMO, '--repeat', '3', '--warmup', '1',
+        '--reference', 'tiny_pspnet:unfused', '--json', str(out)])
     printed = capsys.readouterr().out
     assert 'threads: ' in printed and 'speed-up' in printed
     report = json.loads(out.read_text())
-    assert report['reference'] == 'tiny_pspnet:unfused'
+    assert report['reference'] == 'tiny_pspnet:multi-branch'
     assert report['environment']['input_shape'] == [2, 3, 64, 96]
     assert report['environment']['threads'] == torch.get_num_threads()
     names = [r['row'] for r in report['rows']]
     assert names == [f'{model}:{mode}'
                      for model in ('tiny_pspnet', 'pspnet_r18_demo')
-                     for mode in ('unfused', 'fused', 'fused+psp+wino2+cl')]
+                     for mode in ('multi-branch', 'fused',
+                                  'fused+psp+wino2+cl')]
     for row in report['rows']:
         assert row['repeats'] == 3 and len(row['latencies_ms']) == 3
         assert row['median_ms'] > 0 and row['images_per_s'] > 0
@@ -260,7 +264,7 @@ def test_tool_times_a_classifier_config(tmp_path):
                          'fused', 'unfused', '--repeat', '2', '--json',
                          str(out)])
     rows = json.loads(out.read_text())['rows']
-    assert [r['mode'] for r in rows] == ['fused', 'unfused']
+    assert [r['mode'] for r in rows] == ['fused', 'multi-branch']
 
 
 @pytest.mark.parametrize('engine, packages', [
@@ -275,6 +279,41 @@ def test_engine_rows(tiny_config, engine, packages, tmp_path):
     assert [r.name for r in rows[1:]] == [f'tiny_pspnet:fused+{engine}',
                                           f'tiny_pspnet:fused+psp+{engine}']
     assert all(r.max_rel_diff <= 1e-4 for r in rows[1:])
+
+
+def test_engine_rows_follow_the_engine_description(monkeypatch, tmp_path):
+    """An engine row is what its ``Engine`` says: the module exporter
+    writes a file with the backend's suffix, the backend runs it, and the
+    multiplications are counted under the engine's Winograd tile."""
+    import dataclasses
+    from repseg.backends import Backend
+    from repseg.benchmark.modes import ENGINE_RUNTIMES
+    exported = {}
+
+    class ModuleBackend(Backend):  # runs the module the exporter kept
+        name, suffix = 'module', '.module'
+
+        def __call__(self, inputs):
+            return exported[self.path](inputs)
+
+    def export_module(module, inputs, path):
+        exported[path] = module
+        open(path, 'w').close()
+
+    engine = dataclasses.replace(ENGINE_RUNTIMES['onnx'],
+                                 backend=ModuleBackend,
+                                 module_exporter=export_module,
+                                 winograd_tile=lambda conv: 2)
+    monkeypatch.setitem(ENGINE_RUNTIMES, 'onnx', engine)
+    spec = model_from_arch(dict(TINY_ARCH))
+    rows = build_rows([spec], ['fused', 'fused+wino2', 'onnx'],
+                      tiny_builder(tmp_path))
+    assert parse_mode('onnx').engine is engine
+    assert [path[len(str(tmp_path)):] for path in exported] == [
+        '/RepVGG-custom_fused_onnx.module']
+    assert rows[2].max_rel_diff == 0
+    direct, wino2, in_engine = (r.multiplications for r in rows)
+    assert in_engine == wino2 < direct
 
 
 @pytest.mark.parametrize('argv, message', [
@@ -304,7 +343,7 @@ def test_tool_rejects_bad_modes_and_forms(tiny_config, tmp_path, capsys):
     deployed.write_text(f"_base_ = {str(tiny_config)!r}\n"
                         "model = dict(backbone=dict(deploy=True))\n")
     with pytest.raises(SystemExit, match='already fused'):
-        benchmark_tool.main([str(deployed), '--modes', 'unfused'])
+        benchmark_tool.main([str(deployed), '--modes', 'multi-branch'])
     with pytest.raises(SystemExit, match='--fp16 needs --device cuda'):
         benchmark_tool.main(['--arch', 'A0', '--modes', 'fused', '--fp16'])
     with pytest.raises(SystemExit, match='onnx runtime is benchmarked on the'):
@@ -317,6 +356,8 @@ def test_tool_rejects_bad_modes_and_forms(tiny_config, tmp_path, capsys):
 
 def test_ncnn_winograd_tile_follows_its_x86_selection():
     from repseg.backends.ncnn import winograd_tile
+    from repseg.engines import ENGINES
+    assert ENGINES['ncnn'].winograd_tile is winograd_tile
     assert winograd_tile(torch.nn.Conv2d(32, 32, 3, padding=1)) == 6
     assert winograd_tile(torch.nn.Conv2d(64, 32, 3, padding=1)) == 4
     assert winograd_tile(torch.nn.Conv2d(128, 128, 3, padding=1,

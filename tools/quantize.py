@@ -15,15 +15,9 @@ Nothing is written if a step fails. See repseg.apis.quantize.
 """
 import sys
 
-from repseg.apis import (CheckpointMismatch, ConfigError, DeployError,
-                         InputError)
-from repseg.apis.inference import ImageReadError
-from repseg.apis.quantize import quantize
-from repseg.backends import BackendNotAvailable, InputShapeMismatch
-from repseg.checkpoint import CheckpointError
+from repseg.apis.quantize import INT8_FILES, quantize
 from repseg.cli import doc_parser, positive_int
-from repseg.export import ExportError
-from repseg.quantization import QUANTIZERS
+from repseg.errors import RepSegError
 
 
 def parse_args(argv=None):
@@ -37,7 +31,7 @@ def parse_args(argv=None):
                         help='calibrate on the images of DIR (default: the '
                         'config\'s training set)')
     parser.add_argument('--backend', default='onnxruntime',
-                        choices=sorted(QUANTIZERS))
+                        choices=sorted(INT8_FILES))
     parser.add_argument('--shape', type=positive_int, nargs=2,
                         metavar=('H', 'W'), help='export size (default: '
                         'what the test pipeline gives the calibration '
@@ -51,9 +45,7 @@ def main(argv=None):
         report = quantize(args.config, args.checkpoint, args.out_dir,
                           args.calib_images, args.calib_dir, args.backend,
                           args.shape)
-    except (BackendNotAvailable, CheckpointError, CheckpointMismatch,
-            ConfigError, DeployError, ExportError, ImageReadError,
-            InputError, InputShapeMismatch) as err:
+    except RepSegError as err:
         sys.exit(f'quantize.py: {err}')
     print(f'calibrated on {report.calibration_images} images '
           f'({report.calibration_source}) at input '

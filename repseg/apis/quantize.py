@@ -8,15 +8,18 @@ import torch
 from mmengine.config import Config
 from torch import nn
 
+from ..engines import ENGINES
 from ..fileio import atomic_output
-from ..quantization import QUANTIZERS
 from ..results import QuantizeReport
-from .deploy import ENGINE_FILES, DeployError, deploy
+from .deploy import DeployError, deploy, deploy_file
 from .inference import read_image, test_pipeline
 from .inferencer import InputError, find_inputs
 from .model import ConfigType, config_name, init_model, load_model_config
 
-INT8_FILES = {'onnxruntime': 'deploy.int8.onnx'}
+#: Each engine that has a quantizer (``Engine.quantizer``): its INT8 file
+#: in the output folder.
+INT8_FILES = {name: 'deploy.int8' + engine.suffix
+              for name, engine in ENGINES.items() if engine.quantizer}
 
 
 def training_images(cfg: Config) -> List[str]:
@@ -107,9 +110,9 @@ def quantize(config: ConfigType, checkpoint: str, out_dir: str,
     the size that gives, unless ``shape`` (H, W) says otherwise. Nothing is
     written if any step fails.
     """
-    if backend not in QUANTIZERS:
+    if backend not in INT8_FILES:
         raise DeployError(f'no INT8 quantizer for backend {backend!r}; '
-                          f'choose from {sorted(QUANTIZERS)}')
+                          f'choose from {sorted(INT8_FILES)}')
     cfg = load_model_config(config)
     paths = calibration_images(cfg, calib_images, calib_dir)
     reference = init_model(cfg, checkpoint)
@@ -122,10 +125,10 @@ def quantize(config: ConfigType, checkpoint: str, out_dir: str,
     shape = tuple(batches[0].shape[2:])
     with atomic_output(out_dir) as tmp:
         deployed = deploy(cfg, checkpoint, tmp, shape, [backend])
-        fp32_path = tmp / ENGINE_FILES[backend]
+        fp32_path = tmp / deploy_file(ENGINES[backend])
         int8_path = tmp / INT8_FILES[backend]
-        settings = QUANTIZERS[backend](str(fp32_path), str(int8_path),
-                                       batches)
+        settings = ENGINES[backend].quantizer(str(fp32_path), str(int8_path),
+                                              batches)
         fp32 = init_model(tmp / 'deploy.py', fp32_path)
         int8 = init_model(tmp / 'deploy.py', int8_path)
         rel, agreement = int8_agreement(fp32, int8, batches)

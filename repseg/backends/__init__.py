@@ -6,13 +6,14 @@ from typing import Dict, Optional, Type
 from ..checkpoint import MissingCheckpointError
 
 from .base import (Backend, BackendNotAvailable, EngineError,
-                   InputShapeMismatch, check_input_shape)
+                   InputShapeMismatch, WrongBackend, check_input_shape)
 from .ncnn import NcnnBackend
 from .onnxruntime import OnnxRuntimeBackend
 from .openvino import OpenVinoBackend
 from .pytorch import compile_module, trace_and_freeze
 
-#: Every engine an exported model can run on, by ``Backend.name``.
+#: Every engine an exported model can run on, by ``Backend.name``; each
+#: one's description (exporters, rewrites ...) is in ``repseg.engines``.
 BACKENDS: Dict[str, Type[Backend]] = {
     backend.name: backend
     for backend in (OnnxRuntimeBackend, NcnnBackend, OpenVinoBackend)
@@ -31,11 +32,11 @@ def backend_for_file(path) -> Optional[str]:
 def load_backend(name: str, path: str, num_threads: int) -> Backend:
     """The exported file ``path`` loaded into the engine ``name``."""
     if name not in BACKENDS:
-        raise ValueError(f'unknown backend {name!r}; choose from '
-                         f'{sorted(BACKENDS)}')
+        raise WrongBackend(f'unknown backend {name!r}; choose from '
+                           f'{sorted(BACKENDS)}')
     if not str(path).endswith(BACKENDS[name].suffix):
-        raise ValueError(f'{path}: the {name} backend loads '
-                         f'{BACKENDS[name].suffix} files')
+        raise WrongBackend(f'{path}: the {name} backend loads '
+                           f'{BACKENDS[name].suffix} files')
     if not os.path.isfile(path):
         raise MissingCheckpointError(f'{path} is not an exported model '
                                      'file: there is no such file')
@@ -45,6 +46,6 @@ def load_backend(name: str, path: str, num_threads: int) -> Backend:
 __all__ = [
     'BACKENDS', 'Backend', 'BackendNotAvailable', 'EngineError', 'NcnnBackend',
     'OnnxRuntimeBackend', 'OpenVinoBackend',
-    'InputShapeMismatch', 'backend_for_file', 'check_input_shape',
-    'compile_module', 'load_backend', 'trace_and_freeze'
+    'InputShapeMismatch', 'WrongBackend', 'backend_for_file',
+    'check_input_shape', 'compile_module', 'load_backend', 'trace_and_freeze'
 ]

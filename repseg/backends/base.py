@@ -4,12 +4,14 @@ from typing import Optional, Sequence, Tuple
 
 from torch import Tensor
 
+from ..errors import RepSegError
 
-class BackendNotAvailable(ImportError):
+
+class BackendNotAvailable(RepSegError, ImportError):
     """The engine a backend needs is not installed."""
 
 
-class EngineError(RuntimeError):
+class EngineError(RepSegError, RuntimeError):
     """An engine that cannot load or run an exported file."""
 
 
@@ -36,7 +38,12 @@ class Backend(metaclass=ABCMeta):
         """Run one batch (fp32, NCHW, any device: moved to the engine's)."""
 
 
-class InputShapeMismatch(ValueError):
+class WrongBackend(RepSegError, ValueError):
+    """A backend name that is not one of ``BACKENDS``, or a file that the
+    named backend does not load."""
+
+
+class InputShapeMismatch(RepSegError, ValueError):
     """An input of another shape than the exported model takes."""
 
 

@@ -12,6 +12,7 @@ from ..apis import CheckpointMismatch, ConfigError, init_model
 from ..checkpoint import CheckpointError
 from ..engine.config import CLASSIFIER_SHAPE, default_input_shape
 from ..models.backbones import RepVGG
+from ..models.kind import BACKBONE, model_kind
 from ..models.tensor_forward import TensorForward
 from .modes import BenchmarkError
 
@@ -28,7 +29,7 @@ class ModelSpec:
             none is given.
         in_channels (int): Input channels.
         already_fused (bool): The config describes a fused backbone
-            (``deploy=True``): there is no unfused form.
+            (``deploy=True``): there is no multi-branch form.
     """
     label: str
     model: nn.Module
@@ -38,7 +39,7 @@ class ModelSpec:
     already_fused: bool = False
 
     def forward(self, model: nn.Module) -> TensorForward:
-        return TensorForward(model, bare_backbone=self.kind == 'backbone')
+        return TensorForward(model)
 
 
 @torch.no_grad()
@@ -73,7 +74,7 @@ def model_from_config(path: str, checkpoint: Optional[str] = None,
     without one."""
     torch.manual_seed(seed)
     try:
-        model = init_model(path, checkpoint, inference_form=False)
+        model = init_model(path, checkpoint, fused=False)
     except (CheckpointError, CheckpointMismatch, ConfigError) as err:
         raise BenchmarkError(str(err)) from err
     cfg = model.cfg
@@ -81,11 +82,10 @@ def model_from_config(path: str, checkpoint: Optional[str] = None,
         raise BenchmarkError(f'config {path!r} has no model with a backbone')
     if checkpoint is None:
         randomize_bn_statistics(model, seed)
-    is_classifier = 'Classifier' in cfg.model.type
     return ModelSpec(
         label=_config_label(path),
         model=model,
-        kind='classifier' if is_classifier else 'segmentor',
+        kind=model_kind(model),
         default_shape=default_input_shape(cfg.model),
         in_channels=cfg.model.backbone.get('in_channels', 3),
         already_fused=bool(cfg.model.backbone.get('deploy', False)))
@@ -100,4 +100,4 @@ def model_from_arch(arch, seed: int = 0) -> ModelSpec:
     torch.manual_seed(seed)
     model = randomize_bn_statistics(RepVGG(arch).eval(), seed)
     label = f'RepVGG-{arch}' if isinstance(arch, str) else 'RepVGG-custom'
-    return ModelSpec(label, model, 'backbone', CLASSIFIER_SHAPE)
+    return ModelSpec(label, model, BACKBONE, CLASSIFIER_SHAPE)

@@ -1,40 +1,58 @@
 """The benchmark's modes: ``FORM[+OPTION...]``.
 
-* FORM: ``unfused`` (the multi-branch model as built) or ``fused`` (its
-  inference form, ``repseg.models.to_inference_form``: RepVGG blocks fused,
-  every conv+BN folded, baselines' too).
-* options: exact rewrites (``repseg.rewrites``) ``psp`` (PSP head factorized),
-  ``s2b`` (dilated RepVGG and ResNet stages as undilated convs on a mosaic
-  of the input's polyphase sub-images, space-to-batch), ``wino2`` / ``wino4`` (every 3x3 stride-1 conv
-  by Winograd F(2x2, 3x3) / F(4x4, 3x3)), ``cl`` (channels-last memory format),
-  and at most one runtime: ``jit`` (TorchScript, frozen, optimized for
-  inference), ``compile`` (``torch.compile``, inductor with weight freezing),
-  ``onnx`` (ONNX Runtime, all graph optimizations), ``ncnn`` (ncnn via pnnx,
-  its Winograd kernels on; one image at a time) or ``openvino`` (OpenVINO's
-  CPU plugin, the IR converted from the ONNX export, latency hint), the
-  engines on the CPU in fp32.
+* FORM: ``multi-branch`` (the model as built; ``unfused`` is an old
+  spelling of it) or ``fused`` (its inference form,
+  ``repseg.models.to_inference_form``: RepVGG blocks fused, every conv+BN
+  folded, baselines' too).
+* options: exact rewrites (``repseg.rewrites``) ``psp`` (PSP head
+  factorized), ``s2b`` (dilated RepVGG and ResNet stages as undilated convs
+  on a mosaic of the input's polyphase sub-images, space-to-batch),
+  ``wino2`` / ``wino4`` (every 3x3 stride-1 conv by Winograd F(2x2, 3x3) /
+  F(4x4, 3x3)), ``cl`` (channels-last memory format), and at most one
+  runtime: ``jit`` (TorchScript, frozen, optimized for inference),
+  ``compile`` (``torch.compile``, inductor with weight freezing), or a
+  deployment engine by its alias (``repseg.engines.ENGINES``): ``onnx``
+  (ONNX Runtime, all graph optimizations), ``ncnn`` (ncnn via pnnx, its
+  Winograd kernels on; one image at a time) or ``openvino`` (OpenVINO's CPU
+  plugin, the IR converted from the ONNX export, latency hint), the engines
+  on the CPU in fp32.
 
 Aliases: ``jit``, ``compile``, ``onnx``, ``ncnn``, ``openvino`` mean
-``fused+jit`` etc., and ``fast`` means ``FAST_MODE``, the fastest CPU path
-for this project's segmentors at 512x1024 (README, Speed).
+``fused+jit`` etc., and ``fast`` means ``FAST_MODE``, what deploy writes
+for ncnn (``deployed_mode``), the fastest CPU path for this project's
+segmentors at 512x1024.
 """
 from dataclasses import dataclass
-from typing import Tuple
+from typing import Dict, Optional, Tuple
 
-FORMS = ('unfused', 'fused')
+from ..engines import ENGINES, Engine
+from ..errors import RepSegError
+
+FORMS = ('multi-branch', 'fused')
+#: Old spellings of forms, parsed to the same ``Mode``.
+FORM_ALIASES = {'unfused': 'multi-branch'}
 REWRITES = ('psp', 's2b', 'wino2', 'wino4', 'cl')
-# Runtimes that run an exported file in a deployment engine (CPU, fp32),
-# and the engine's ``Backend.name``.
-ENGINES = {'onnx': 'onnxruntime', 'ncnn': 'ncnn', 'openvino': 'openvino'}
-RUNTIMES = ('jit', 'compile') + tuple(ENGINES)
+#: Runtimes that run an exported file in a deployment engine (CPU, fp32):
+#: each engine by its alias.
+ENGINE_RUNTIMES: Dict[str, Engine] = {
+    engine.alias: engine for engine in ENGINES.values()}
+RUNTIMES = ('jit', 'compile') + tuple(ENGINE_RUNTIMES)
 OPTIONS = REWRITES + RUNTIMES
-FAST_MODE = 'fused+psp+s2b+ncnn'
+
+
+def deployed_mode(engine: Engine) -> str:
+    """The mode that runs what ``repseg.apis.deploy`` writes for
+    ``engine``: the fused model with the engine's rewrites, in the engine."""
+    return '+'.join(('fused', ) + engine.rewrites + (engine.alias, ))
+
+
+FAST_MODE = deployed_mode(ENGINES['ncnn'])
 ALIASES = {'jit': 'fused+jit', 'compile': 'fused+compile',
-           'onnx': 'fused+onnx', 'ncnn': 'fused+ncnn',
-           'openvino': 'fused+openvino', 'fast': FAST_MODE}
+           **{alias: f'fused+{alias}' for alias in ENGINE_RUNTIMES},
+           'fast': FAST_MODE}
 
 
-class BenchmarkError(ValueError):
+class BenchmarkError(RepSegError, ValueError):
     """Bad input to the benchmark (a mode, a model, a row name)."""
 
 
@@ -55,12 +73,18 @@ class Mode:
             extras.append(self.runtime)
         return '+'.join([self.form] + extras)
 
+    @property
+    def engine(self) -> Optional[Engine]:
+        """The deployment engine the mode runs in, None for PyTorch."""
+        return ENGINE_RUNTIMES.get(self.runtime)
+
 
 def parse_mode(text: str) -> Mode:
     """``'fused+cl+jit'`` -> ``Mode('fused', ('cl', ), 'jit')``; aliases
-    (``jit``, ``onnx``, ``fast`` ...) are expanded first."""
+    (``jit``, ``onnx``, ``fast`` ...) are expanded first, and an old form
+    spelling (``unfused``) gives the form it stands for."""
     parts = ALIASES.get(text, text).split('+')
-    form, options = parts[0], parts[1:]
+    form, options = FORM_ALIASES.get(parts[0], parts[0]), parts[1:]
     if form not in FORMS:
         raise BenchmarkError(
             f'mode {text!r}: starts with {form!r}, not one of {FORMS} (or an '

@@ -9,15 +9,13 @@ import torch
 from torch import Tensor, nn
 
 from ..analysis import multiplications
-from ..backends import (BACKENDS, BackendNotAvailable, compile_module,
-                        trace_and_freeze)
-from ..backends.ncnn import winograd_tile as ncnn_winograd_tile
+from ..backends import BackendNotAvailable, compile_module, trace_and_freeze
+from ..engines import no_winograd
 from ..equivalence import TOLERANCE, OutputMismatch, relative_difference
-from ..export import MODULE_EXPORTERS
 from ..models.fusion import to_inference_form
 from ..rewrites import apply_rewrites, to_channels_last
 from .models import ModelSpec
-from .modes import ENGINES, BenchmarkError, Mode, parse_mode
+from .modes import BenchmarkError, Mode, parse_mode
 from .timing import measured_call
 
 
@@ -52,16 +50,16 @@ def fused_form(spec: ModelSpec, sample: Tensor) -> nn.Module:
 
 def winograd_tiles_of(mode: Mode) -> Callable[[nn.Conv2d], Optional[int]]:
     """The Winograd tile each eligible conv of a row in ``mode`` runs with:
-    repseg's rewrite (``wino2``/``wino4``, dilated convs too), ncnn's own
-    choice (undilated convs only), none for the other runtimes (oneDNN,
-    which PyTorch and OpenVINO use, and ONNX Runtime's MLAS have no Winograd
-    kernels for fp32 here)."""
+    repseg's rewrite (``wino2``/``wino4``, dilated convs too), else the
+    engine's own choice (``Engine.winograd_tile``: ncnn's on undilated
+    convs), none for PyTorch's runtimes (oneDNN has no fp32 Winograd
+    kernels here)."""
     for tile in (2, 4):
         if f'wino{tile}' in mode.options:
             return lambda conv, tile=tile: tile
-    if mode.runtime == 'ncnn':
-        return ncnn_winograd_tile
-    return lambda conv: None
+    if mode.engine is not None:
+        return mode.engine.winograd_tile
+    return no_winograd
 
 
 def row_multiplications(spec: ModelSpec, model: nn.Module, inputs: Tensor,
@@ -100,11 +98,11 @@ class RowBuilder:
         return mode
 
     def check_mode(self, spec: ModelSpec, mode: Mode) -> None:
-        if mode.form == 'unfused' and spec.already_fused:
+        if mode.form == 'multi-branch' and spec.already_fused:
             raise BenchmarkError(
                 f'mode {mode.name!r}: {spec.label} is already fused (backbone '
-                'deploy=True); it has no unfused form')
-        if mode.runtime in ENGINES and (self.fp16
+                'deploy=True); it has no multi-branch form')
+        if mode.engine is not None and (self.fp16
                                         or self.device.type != 'cpu'):
             raise BenchmarkError(f'mode {mode.name!r}: the {mode.runtime} '
                                  'runtime is benchmarked on the CPU in fp32 '
@@ -114,8 +112,8 @@ class RowBuilder:
 
     def build(self, spec: ModelSpec, forms: Dict[str, nn.Module],
               mode: Mode) -> Row:
-        """A row for ``spec`` in ``mode``; ``forms`` maps 'unfused' and
-        'fused' to the eager models (copied here, never changed)."""
+        """A row for ``spec`` in ``mode``; ``forms`` maps 'multi-branch'
+        and 'fused' to the eager models (copied here, never changed)."""
         mode = self.with_global_options(mode)
         self.check_mode(spec, mode)
         model = copy.deepcopy(forms[mode.form])
@@ -138,7 +136,7 @@ class RowBuilder:
             module = trace_and_freeze(module, inputs)
         elif mode.runtime == 'compile':
             module = compile_module(module, inputs)
-        elif mode.runtime in ENGINES:
+        elif mode.engine is not None:
             module = self.engine(mode, spec.label, module, inputs)
         batch_size = inputs.shape[0]
 
@@ -152,11 +150,11 @@ class RowBuilder:
                inputs: Tensor):
         """``module`` exported for ``inputs``' shape and loaded into the
         mode's engine, with torch's thread count."""
-        engine = ENGINES[mode.runtime]
+        engine = mode.engine
         stem = f'{label}_{mode.name}'.replace('+', '_')
-        path = osp.join(self.workdir, stem + BACKENDS[engine].suffix)
-        MODULE_EXPORTERS[engine](module, inputs, path)
-        return BACKENDS[engine](path, torch.get_num_threads())
+        path = osp.join(self.workdir, stem + engine.suffix)
+        engine.module_exporter(module, inputs, path)
+        return engine.backend(path, torch.get_num_threads())
 
 
 def build_rows(specs: Sequence[ModelSpec], modes: Sequence[str],
@@ -164,8 +162,8 @@ def build_rows(specs: Sequence[ModelSpec], modes: Sequence[str],
                tolerance: float = TOLERANCE) -> List[Row]:
     """Every model in every mode, each row checked against the model's
     eager fused output (``OutputMismatch`` above ``tolerance``). The fused
-    model is also checked against the unfused one, which catches a wrong
-    fold. Models are prepared one at a time to bound memory."""
+    model is also checked against the multi-branch one, which catches a
+    wrong fold. Models are prepared one at a time to bound memory."""
     parsed = [parse_mode(m) for m in modes]
     names = [p.name for p in parsed]
     if len(set(names)) != len(names):
@@ -182,13 +180,13 @@ def build_rows(specs: Sequence[ModelSpec], modes: Sequence[str],
         forms = dict(fused=fused_form(spec, sample))
         reference = eager_reference(spec, forms['fused'], builder)
         if not spec.already_fused:
-            forms['unfused'] = spec.model
-            unfused = eager_reference(spec, spec.model, builder)
-            diff = relative_difference(reference, unfused)
+            forms['multi-branch'] = spec.model
+            multi_branch = eager_reference(spec, spec.model, builder)
+            diff = relative_difference(reference, multi_branch)
             if diff > tolerance:
                 raise OutputMismatch(
                     f'{spec.label}: the fused model differs from the '
-                    f'unfused one by {diff:.3e} (> {tolerance:g})')
+                    f'multi-branch one by {diff:.3e} (> {tolerance:g})')
         for mode in parsed:
             try:
                 row = builder.build(spec, forms, mode)

@@ -56,9 +56,9 @@ def benchmark(specs: Sequence[ModelSpec], modes: Sequence[str],
     input of ``shape`` (H, W; the first model's default otherwise).
 
     Every row is checked against its model's eager fused output (and the
-    fused model against the unfused one) before anything is timed: above
-    ``tolerance`` (default ``TOLERANCE``, ``FP16_TOLERANCE`` in fp16) an
-    ``OutputMismatch`` stops the run. A bad mode, row name or model raises
+    fused model against the multi-branch one) before anything is timed:
+    above ``tolerance`` (default ``TOLERANCE``, ``FP16_TOLERANCE`` in fp16)
+    an ``OutputMismatch`` stops the run. A bad mode, row name or model raises
     ``BenchmarkError`` before any slow work. ``on_timing(environment, rows)``
     is called once the rows are built, before they are timed. ``profile``
     names rows (as ``--reference`` does) to profile part by part after the

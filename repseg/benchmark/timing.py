@@ -1,18 +1,24 @@
-"""Timing rows interleaved, and measuring their peak memory."""
-from __future__ import annotations
+"""Timing rows interleaved, and measuring their peak memory.
 
+Anything with a ``run()`` and a ``times`` list is timed (``Timed``; the
+benchmark's ``Row``), so that this module needs nothing of ``rows``.
+"""
 import ctypes
 import gc
 import resource
 import time
-from typing import TYPE_CHECKING, Callable, Optional, Sequence, Tuple
+from typing import Callable, List, Optional, Protocol, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-if TYPE_CHECKING:
-    from .rows import Row
+
+class Timed(Protocol):
+    """What timing needs of a row: the call to time, and a list that
+    collects its latencies (s)."""
+    run: Callable[[], Tuple[Tensor, ...]]
+    times: List[float]
 
 
 def _synchronize(device: torch.device) -> None:
@@ -20,7 +26,7 @@ def _synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_rows(rows: Sequence[Row], repeat: int, warmup: int,
+def time_rows(rows: Sequence[Timed], repeat: int, warmup: int,
               device: str = 'cpu') -> None:
     """Time every row ``repeat`` times, interleaved: repeat ``r`` runs all
     rows once, starting at row ``r mod len(rows)``, so that slow phases of a
@@ -62,8 +68,7 @@ def gemm_rate(device: str = 'cpu', size: int = 2048, repeat: int = 5) -> float:
     of ``repeat`` calls of GEMMs at torch's thread count, a square ``size``
     x ``size`` product (``torch.mm``: MKL on the CPU, cuBLAS on a GPU) and,
     on the CPU, the 1x1 convolutions of ``ONEDNN_GEMMS`` (oneDNN's GEMM
-    kernels). Both, because MKL runs below the peak on AMD processors (about
-    90 against 100-108 G/s measured on this project's 2-core EPYC), where
+    kernels). Both, because MKL runs below the peak on AMD processors, where
     oneDNN does not."""
     device = torch.device(device)
     a, b = (torch.randn(size, size, device=device) for _ in range(2))
@@ -100,7 +105,7 @@ def _reset_peak_rss() -> bool:
         return False
 
 
-def measured_call(row: Row,
+def measured_call(row: Timed,
                   device) -> Tuple[Tuple[Tensor, ...], Optional[int]]:
     """Call ``row`` once; its outputs and the peak memory of the call above
     what was in use before it (bytes; None where it cannot be measured).
@@ -121,7 +126,7 @@ def measured_call(row: Row,
     return outputs, max(0, peak - before)
 
 
-def measure_cuda_memory(row: Row, device='cuda') -> int:
+def measure_cuda_memory(row: Timed, device='cuda') -> int:
     """Peak CUDA memory of one call of ``row`` above what was allocated
     before it (``torch.cuda.max_memory_allocated``), in bytes."""
     device = torch.device(device)

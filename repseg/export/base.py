@@ -1,7 +1,8 @@
 """What every exporter shares."""
+from ..errors import RepSegError
 
 
-class ExportError(RuntimeError):
+class ExportError(RepSegError, RuntimeError):
     """An exporter that failed on a model; the message says why."""
 
 

@@ -1,4 +1,5 @@
-"""Post-training INT8 quantization of exported models."""
-from .onnxruntime import QUANTIZERS, quantize_onnx
+"""Post-training INT8 quantization of exported models; each engine's
+quantizer is named in its description (``repseg.engines.ENGINES``)."""
+from .onnxruntime import quantize_onnx
 
-__all__ = ['QUANTIZERS', 'quantize_onnx']
+__all__ = ['quantize_onnx']

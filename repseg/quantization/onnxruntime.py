@@ -51,7 +51,3 @@ def quantize_onnx(fp32_path: str, int8_path: str,
                 format='QDQ', weights='int8, per channel' if per_channel else
                 'int8, per tensor', activations='uint8, per tensor',
                 calibration='min/max', reduce_range=reduce_range)
-
-
-#: Quantizers by the engine that runs their output.
-QUANTIZERS = {'onnxruntime': quantize_onnx}

@@ -1,6 +1,7 @@
 """Inference speed of a model's forms and runtimes, side by side.
 
-    python tools/analysis_tools/benchmark.py CONFIG [CKPT] [--modes unfused fused ...]
+    python tools/analysis_tools/benchmark.py CONFIG [CKPT]
+        [--modes multi-branch fused ...]
         [--baselines CONFIG ...] [--shape H W] [--batch-size N]
         [--device cpu|cuda] [--repeat N] [--warmup N] [--fp16]
         [--channels-last] [--threads N] [--reference ROW] [--json FILE]
@@ -10,22 +11,24 @@
 Every model (CONFIG or the bare RepVGG backbone of --arch, then each
 --baselines config) runs in every mode of --modes, on one random input,
 timed interleaved so that noise on a shared machine hits all rows alike.
-A mode is FORM[+OPTION...]: FORM 'unfused' (multi-branch, as built) or 'fused'
-(RepVGG blocks fused, every conv+BN folded, baselines included); options 'cl'
-(channels-last), 'psp' (PSP head bottleneck factorized, exact), 's2b' (dilated
-RepVGG and ResNet stages as undilated convs on a mosaic of polyphase
-sub-images, space-to-batch, exact), 'wino2' or 'wino4' (3x3 stride-1 convs by Winograd F(2x2,3x3) /
+A mode is FORM[+OPTION...]: FORM 'multi-branch' (as built; 'unfused' is an
+old spelling) or 'fused' (RepVGG blocks fused, every conv+BN folded,
+baselines included); options 'cl' (channels-last), 'psp' (PSP head
+bottleneck factorized, exact), 's2b' (dilated RepVGG and ResNet stages as
+undilated convs on a mosaic of polyphase sub-images, space-to-batch, exact),
+'wino2' or 'wino4' (3x3 stride-1 convs by Winograd F(2x2,3x3) /
 F(4x4,3x3)) and one runtime of 'jit' (TorchScript frozen), 'compile'
 (torch.compile, inductor with freezing), 'onnx' (ONNX Runtime, needs `pip
 install -e .[onnx]`), 'ncnn' (ncnn through pnnx, needs `pip install -e
 .[deploy]`), 'openvino' (OpenVINO's CPU plugin, fp32, on the ONNX export
 converted to its IR; needs both extras). Aliases: jit, compile, onnx, ncnn,
-openvino = fused+jit etc.; fast = the fastest CPU path found for this
-project's segmentors (README, Speed).
+openvino = fused+jit etc.; fast = the model tools/deploy.py writes for ncnn
+(with its rewrites) on ncnn, the fastest CPU path for this project's
+segmentors (--help names it).
 
 Weights are random unless CKPT is given (timing does not depend on them).
 A config whose backbone is already fused (deploy=True, tools/deploy.py
-output) is taken as it is, without the 'unfused' mode. Segmentors run
+output) is taken as it is, without the 'multi-branch' mode. Segmentors run
 ``model(x, mode='tensor')`` (decode-head logits), classifiers give logits,
 --arch the four stage outputs. Before timing, every row is compared with
 the model's eager fused output, and one that differs by more than
@@ -39,10 +42,12 @@ import sys
 
 import torch
 
-from repseg.benchmark import (BenchmarkError, benchmark, build_specs,
-                              format_profile, format_table, parse_mode)
+from repseg.benchmark import (FAST_MODE, BenchmarkError, benchmark,
+                              build_specs, format_profile, format_table,
+                              parse_mode)
 from repseg.cli import doc_parser, non_negative_int, positive_int
-from repseg.equivalence import FP16_TOLERANCE, TOLERANCE, OutputMismatch
+from repseg.equivalence import FP16_TOLERANCE, TOLERANCE
+from repseg.errors import RepSegError
 
 def mode_name(text: str) -> str:
     try:
@@ -62,9 +67,10 @@ def parse_args(argv=None):
     parser.add_argument('--arch', help='benchmark the bare RepVGG backbone '
                         'of this variant (e.g. A0) instead of a config')
     parser.add_argument('--modes', nargs='+', type=mode_name,
-                        default=['unfused', 'fused'],
-                        help='modes to run each model in (default: unfused '
-                        'fused); e.g. fused+cl fused+jit onnx fast')
+                        default=['multi-branch', 'fused'],
+                        help='modes to run each model in (default: '
+                        'multi-branch fused); e.g. fused+cl fused+jit onnx '
+                        f'fast (= {FAST_MODE})')
     parser.add_argument('--baselines', nargs='+', default=[],
                         metavar='CONFIG',
                         help='more configs to run in the same modes, e.g. '
@@ -133,7 +139,7 @@ def main(argv=None):
                            args.repeat, args.warmup, args.tolerance,
                            args.reference, on_timing=announce,
                            profile=args.profile)
-    except (BenchmarkError, OutputMismatch) as err:
+    except RepSegError as err:
         sys.exit(f'benchmark.py: {err}')
     print(format_table(report.rows, report.reference))
     print(f'fp32 GEMM rate: {report.environment["gemm_macs_per_s"] / 1e9:.1f}'

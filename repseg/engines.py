@@ -1,0 +1,97 @@
+"""Every deployment engine, described once (``Engine``, ``ENGINES``).
+
+Deploy, the benchmark, quantization and the demo read an engine's name,
+file suffix, exporters, deploy rewrites and Winograd tile from here; the
+engine itself (loading and running its files) is its ``repseg.backends``
+class. A new engine is a backend module (its class in ``BACKENDS``) and one
+``Engine`` below.
+
+This module sits above ``backends``, ``export``, ``rewrites`` and
+``quantization`` and below ``apis`` and ``benchmark``.
+"""
+from dataclasses import dataclass
+from typing import Callable, Dict, Optional, Tuple, Type
+
+from torch import nn
+
+from .backends import (Backend, NcnnBackend, OnnxRuntimeBackend,
+                       OpenVinoBackend)
+from .backends.ncnn import winograd_tile as ncnn_winograd_tile
+from .export import (export_model_ncnn, export_model_onnx,
+                     export_model_openvino, export_ncnn, export_onnx,
+                     export_openvino)
+from .quantization import quantize_onnx
+from .rewrites import MODEL_REWRITES
+
+
+def no_winograd(conv: nn.Conv2d) -> Optional[int]:
+    """The Winograd tile of an engine without fp32 Winograd kernels: none
+    (oneDNN, which PyTorch and OpenVINO use, and ONNX Runtime's MLAS)."""
+    return None
+
+
+@dataclass(frozen=True)
+class Engine:
+    """One deployment engine, as everything that uses it reads it.
+
+    Args:
+        backend (type[Backend]): The class that loads and runs its files;
+            the engine's ``name`` (``--backend``) and file ``suffix``.
+        alias (str): Its runtime option in benchmark modes (``'onnx'``).
+        model_exporter (callable): Deploy's export of a model's inference
+            call, ``(model, inputs, path, fp16) -> bool`` (whether the file
+            takes any image size); ``fp16`` weights where the engine stores
+            them, an ``ExportError`` elsewhere.
+        module_exporter (callable): The benchmark's export of a tensor ->
+            tensor(s) module for ``inputs``' shape, ``(module, inputs,
+            path)``.
+        rewrites (tuple[str]): The exact rewrites (``repseg.rewrites``
+            names) the deployed model gets before it is exported.
+        winograd_tile (callable): The Winograd output tile the engine runs
+            a conv with, None for none; the benchmark counts
+            multiplications with it.
+        quantizer (callable, optional): Its post-training INT8
+            quantization, ``(fp32_path, int8_path, batches) -> dict`` (what
+            was done); None where there is none.
+    """
+    backend: Type[Backend]
+    alias: str
+    model_exporter: Callable[..., bool]
+    module_exporter: Callable[..., object]
+    rewrites: Tuple[str, ...] = ()
+    winograd_tile: Callable[[nn.Conv2d], Optional[int]] = no_winograd
+    quantizer: Optional[Callable[..., dict]] = None
+
+    def __post_init__(self):
+        unknown = [r for r in self.rewrites if r not in MODEL_REWRITES]
+        if unknown:
+            raise ValueError(f'engine {self.name!r}: unknown rewrite(s) '
+                             f'{unknown}; choose from {MODEL_REWRITES}')
+
+    @property
+    def name(self) -> str:
+        return self.backend.name
+
+    @property
+    def suffix(self) -> str:
+        return self.backend.suffix
+
+
+#: Every deployment engine, by ``Backend.name`` (the keys of ``BACKENDS``).
+ENGINES: Dict[str, Engine] = {
+    engine.name: engine
+    for engine in (
+        Engine(OnnxRuntimeBackend, 'onnx', export_model_onnx, export_onnx,
+               quantizer=quantize_onnx),
+        # ncnn runs Winograd on undilated 3x3 convs only, which s2b makes of
+        # the dilated stages; its export is for one image size, the size
+        # the factorized PSP head's upsampling matrices and s2b's masks are
+        # built for.
+        Engine(NcnnBackend, 'ncnn', export_model_ncnn, export_ncnn,
+               rewrites=('psp', 's2b'), winograd_tile=ncnn_winograd_tile),
+        Engine(OpenVinoBackend, 'openvino', export_model_openvino,
+               export_openvino),
+    )
+}
+
+__all__ = ['ENGINES', 'Engine', 'no_winograd']
