@@ -62,11 +62,9 @@ def non_negative_int(text: str) -> int:
 
 
 def load_config(args: argparse.Namespace) -> Config:
-    """``args.config`` with ``--cfg-options``, launcher and work dir set."""
-    try:
-        cfg = read_config(args.config)
-    except ValueError as err:
-        raise SystemExit(str(err)) from err
+    """``args.config`` with ``--cfg-options``, launcher and work dir set;
+    ``ConfigError`` when it cannot be found or read."""
+    cfg = read_config(args.config)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     cfg.launcher = args.launcher
     if args.cfg_options:

@@ -55,7 +55,7 @@ def test_round_trip_rebuilds_an_equal_fused_model(tmp_path, capsys, norm):
     assert cfg.model.decode_head.norm_cfg is None
     assert 'init_cfg' not in cfg.model.backbone
     fused = init_model(out_dir / 'deploy.py', out_dir / 'deploy.pth',
-                       inference_form=False)
+                       fused=False)
     assert not any(isinstance(m, nn.BatchNorm2d) for m in fused.modules())
     x = torch.randn(2, 3, 48, 80)
     with torch.no_grad():
@@ -241,19 +241,81 @@ def test_engine_exports_that_do_not_fit_are_refused(tmp_path, capsys):
     assert {p.name for p in tmp_path.iterdir()} == {'tiny.py', 'trained.pth'}
 
 
-def test_every_engine_is_exported_for_deploy_and_benchmark_alike():
-    """One table of engines: each backend has both exporters, deploy writes
-    the file that backend loads, and the benchmark's engine runtimes name
-    real backends."""
+def test_every_engine_is_described_once_for_all_its_users():
+    """One ``Engine`` per backend: deploy writes the file that backend
+    loads, the benchmark's engine runtimes and ``fast`` are the engines',
+    and each engine's rewrites, exporters and tile are the ones given."""
+    from repseg import export
     from repseg.apis.deploy import ENGINE_FILES
+    from repseg.apis.quantize import INT8_FILES
     from repseg.backends import BACKENDS, backend_for_file
-    from repseg.benchmark.modes import ENGINES
-    from repseg.export import MODEL_EXPORTERS, MODULE_EXPORTERS
-    assert set(MODEL_EXPORTERS) == set(MODULE_EXPORTERS) == set(BACKENDS)
-    assert set(ENGINES.values()) == set(BACKENDS)
-    assert {backend_for_file(f): f for f in ENGINE_FILES.values()} == {
-        name: ENGINE_FILES[name] for name in BACKENDS}
-    assert ENGINE_FILES['ncnn'] == 'deploy.ncnn.param'
+    from repseg.backends.ncnn import winograd_tile
+    from repseg.benchmark import (ENGINE_RUNTIMES, FAST_MODE, deployed_mode,
+                                  parse_mode)
+    from repseg.engines import ENGINES, no_winograd
+    from repseg.quantization import quantize_onnx
+    assert set(ENGINES) == set(BACKENDS)
+    assert set(ENGINE_RUNTIMES.values()) == set(ENGINES.values())
+    for name, engine in ENGINES.items():
+        assert engine.name == name and engine.backend is BACKENDS[name]
+        assert ENGINE_FILES[name] == 'deploy' + engine.suffix
+        assert backend_for_file(ENGINE_FILES[name]) == name
+        assert parse_mode(engine.alias).engine is engine
+        assert parse_mode(deployed_mode(engine)).options == engine.rewrites
+    assert ENGINE_FILES == {'onnxruntime': 'deploy.onnx',
+                            'ncnn': 'deploy.ncnn.param',
+                            'openvino': 'deploy.xml'}
+    assert {name: (e.alias, e.rewrites, e.model_exporter, e.module_exporter)
+            for name, e in ENGINES.items()} == {
+        'onnxruntime': ('onnx', (), export.export_model_onnx,
+                        export.export_onnx),
+        'ncnn': ('ncnn', ('psp', 's2b'), export.export_model_ncnn,
+                 export.export_ncnn),
+        'openvino': ('openvino', (), export.export_model_openvino,
+                     export.export_openvino)}
+    assert FAST_MODE == deployed_mode(ENGINES['ncnn']) == 'fused+psp+s2b+ncnn'
+    assert ENGINES['ncnn'].winograd_tile is winograd_tile
+    assert ENGINES['onnxruntime'].winograd_tile is no_winograd
+    assert ENGINES['onnxruntime'].quantizer is quantize_onnx
+    assert INT8_FILES == {'onnxruntime': 'deploy.int8.onnx'}
+
+
+def test_deploy_exports_what_the_engine_description_says(tmp_path,
+                                                         monkeypatch):
+    """deploy reads the engine from ``ENGINES``: its rewrites are applied
+    before its model exporter writes the file its suffix names, and its
+    backend is checked against the trained model."""
+    from repseg.apis import deploy
+    from repseg.backends import Backend
+    from repseg.engines import ENGINES, Engine
+    from repseg.models.tensor_forward import TensorForward
+    from repseg.rewrites import FactorizedPSPHead
+    exported = {}
+
+    class ModuleBackend(Backend):  # runs the model the exporter kept
+        name, suffix = 'module', '.module'
+
+        def __call__(self, inputs):
+            with torch.no_grad():
+                return TensorForward(exported[self.path])(inputs)
+
+    def export_model(model, inputs, path, fp16=False):
+        exported[path] = model
+        open(path, 'w').close()
+        return False
+
+    monkeypatch.setitem(ENGINES, 'module', Engine(
+        ModuleBackend, 'module', export_model, None, rewrites=('psp', )))
+    config = write_tiny_seg_config(tmp_path / 'tiny.py', tmp_path)
+    trained_checkpoint(config, tmp_path / 'trained.pth')
+    report = deploy(str(config), str(tmp_path / 'trained.pth'),
+                    str(tmp_path / 'out'), (32, 64), ['module'])
+    assert (tmp_path / 'out' / 'deploy.module').is_file()
+    (model, ) = exported.values()
+    assert isinstance(model.decode_head, FactorizedPSPHead)
+    check = report.engines['module']
+    assert check.rewrites == ['psp'] and check.max_rel_diff <= 1e-4
+    assert check.file == 'deploy.module'
 
 
 @pytest.mark.parametrize('engine, packages', [

@@ -72,7 +72,7 @@ def test_inference_model_takes_paths_arrays_and_lists(trained, tmp_path):
 def test_inference_form_predicts_what_the_trained_model_predicts(trained):
     fused = init_model(trained['config'], trained['checkpoint'])
     multi = init_model(trained['config'], trained['checkpoint'],
-                       inference_form=False)
+                       fused=False)
     a, b = inference_model(fused, image()), inference_model(multi, image())
     scale = b.seg_logits.data.abs().max()
     assert (a.seg_logits.data - b.seg_logits.data).abs().max() <= 1e-4 * scale

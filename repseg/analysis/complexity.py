@@ -68,7 +68,8 @@ from ..apis.model import build_model, load_model_config
 from ..engine.config import CLASSIFIER_SHAPE, default_input_shape
 from ..models.backbones import RepVGG
 from ..models.classifier import RepVGGClassifier
-from ..models.fusion import auxiliary_heads, is_segmentor, to_inference_form
+from ..models.fusion import to_inference_form
+from ..models.kind import SEGMENTOR, auxiliary_heads, model_kind
 from ..rewrites.winograd import is_winograd_conv
 
 # RepVGG paper, Table 4 (ImageNet, 224x224) and the 200-epoch results in the
@@ -362,7 +363,7 @@ def _count(model: nn.Module, shape: Tuple[int, int], in_channels: int):
     device = next(tensors, torch.empty(0)).device
     image = torch.zeros(1, in_channels, *shape, device=device)
     counter = ComplexityCounter(model)
-    segmentor = is_segmentor(model)
+    segmentor = model_kind(model) == SEGMENTOR
     with torch.no_grad():
         (_run_segmentor if segmentor else _run_model)(model, image, counter)
     parts = counter.by_part()

@@ -9,11 +9,11 @@ from mmengine.config import Config
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ..backends import BACKENDS
 from ..engine.config import default_input_shape
+from ..engines import ENGINES, Engine
 from ..equivalence import (FP16_TOLERANCE, TOLERANCE, max_abs_difference,
                            relative_difference)
-from ..export import MODEL_EXPORTERS
+from ..errors import RepSegError
 from ..fileio import atomic_output
 from ..models.fusion import InferenceFormReport, to_inference_form
 from ..models.tensor_forward import TensorForward
@@ -26,7 +26,7 @@ from .model import (CheckpointMismatch, ConfigType, config_name, init_model,
 HEAD_KEYS = ('decode_head', 'auxiliary_head', 'neck')
 
 
-class DeployError(ValueError):
+class DeployError(RepSegError, ValueError):
     """A model that cannot be deployed, or whose deployed form is not equal
     to it; nothing was written."""
 
@@ -85,14 +85,14 @@ def check_equal(what: str, outputs: Sequence[Tensor],
     return rel
 
 
+def deploy_file(engine: Engine) -> str:
+    """The name of ``engine``'s file in the deploy folder."""
+    return 'deploy' + engine.suffix
+
+
 #: Each engine's file in the deploy folder.
-ENGINE_FILES = {name: 'deploy' + backend.suffix
-                for name, backend in BACKENDS.items()}
-# Exact rewrites exported for an engine where they pay (README, Speed):
-# ncnn runs Winograd on undilated 3x3 convs only, which s2b makes of the
-# dilated stages, and its export is for one image size, the size the
-# factorized PSP head's upsampling matrices and s2b's masks are built for.
-ENGINE_REWRITES = {'ncnn': ('psp', 's2b')}
+ENGINE_FILES = {name: deploy_file(engine)
+                for name, engine in ENGINES.items()}
 
 
 def check_engine(engine: str, path: str, model: nn.Module, inputs: Tensor,
@@ -104,8 +104,8 @@ def check_engine(engine: str, path: str, model: nn.Module, inputs: Tensor,
     the bound (``TOLERANCE``, ``FP16_TOLERANCE`` with ``fp16``) a
     ``DeployError``."""
     tolerance = FP16_TOLERANCE if fp16 else TOLERANCE
-    backend = BACKENDS[engine](path, torch.get_num_threads(),
-                               **({'fp16': True} if fp16 else {}))
+    backend = ENGINES[engine].backend(path, torch.get_num_threads(),
+                                      **({'fp16': True} if fp16 else {}))
     n, c, h, w = inputs.shape
     generator = torch.Generator().manual_seed(1)
     others = [torch.randn(n + 1, c, h, w, generator=generator)]
@@ -127,7 +127,7 @@ def load_trained(cfg: Config, checkpoint: str) -> nn.Module:
         raise DeployError(f'{config_name(cfg)} already describes a fused '
                           'model (backbone deploy=True); nothing to do')
     try:
-        return init_model(cfg, checkpoint, inference_form=False)
+        return init_model(cfg, checkpoint, fused=False)
     except CheckpointMismatch as err:
         if err.is_form_mismatch:
             raise DeployError(f'{checkpoint} is already fused: '
@@ -140,7 +140,7 @@ def deploy(config: ConfigType, checkpoint: str, out_dir: str,
            engines: Sequence[str] = (), fp16: bool = False) -> DeployReport:
     """Write ``out_dir`` with ``deploy.py`` (the config of the inference
     form), ``deploy.pth`` (its weights), ``deploy.json`` (the returned
-    report) and each engine's file (``ENGINE_FILES``: ``deploy.onnx`` for
+    report) and each engine's file (``deploy_file``: ``deploy.onnx`` for
     ``onnxruntime``, ``deploy.ncnn.param`` and ``.bin`` for ``ncnn``,
     ``deploy.xml`` and ``.bin`` for ``openvino``).
 
@@ -149,13 +149,15 @@ def deploy(config: ConfigType, checkpoint: str, out_dir: str,
     mode on one random input of ``shape`` (H, W; by default the model
     kind's, ``default_input_shape``), and each engine's model likewise in
     its engine; above ``TOLERANCE`` a ``DeployError`` is raised and nothing
-    is written. Engine weights stay fp32 unless ``fp16`` (ncnn only; the
-    bound is then ``FP16_TOLERANCE``).
+    is written. Each engine's model is exported with the engine's rewrites
+    (``Engine.rewrites``: ncnn's factorized PSP head and space-to-batch).
+    Engine weights stay fp32 unless ``fp16`` (ncnn only; the bound is then
+    ``FP16_TOLERANCE``).
     """
-    unknown = [e for e in engines if e not in MODEL_EXPORTERS]
+    unknown = [e for e in engines if e not in ENGINES]
     if unknown:
         raise DeployError(f'unknown engine(s) {unknown}; choose from '
-                          f'{sorted(MODEL_EXPORTERS)}')
+                          f'{sorted(ENGINES)}')
     cfg = load_model_config(config)
     trained = load_trained(cfg, checkpoint)
     fused, form = to_inference_form(trained)
@@ -173,7 +175,7 @@ def deploy(config: ConfigType, checkpoint: str, out_dir: str,
             meta['dataset_meta'] = trained.dataset_meta
         torch.save(dict(meta=meta, state_dict=fused.state_dict()),
                    weights_path)
-        rebuilt = init_model(config_path, weights_path, inference_form=False)
+        rebuilt = init_model(config_path, weights_path, fused=False)
         got = tensor_outputs(rebuilt, inputs)
         report = DeployReport(
             max_abs_diff=max_abs_difference(got, expected),
@@ -181,11 +183,12 @@ def deploy(config: ConfigType, checkpoint: str, out_dir: str,
             input_shape=list(inputs.shape), folded=form.folded,
             before=form.before, after=form.after)
         for engine in dict.fromkeys(engines):
-            path = str(tmp / ENGINE_FILES[engine])
-            rewrites = list(ENGINE_REWRITES.get(engine, ()))
+            description = ENGINES[engine]
+            path = str(tmp / deploy_file(description))
+            rewrites = list(description.rewrites)
             exported = apply_rewrites(copy.deepcopy(rebuilt), rewrites)
-            dynamic_size = MODEL_EXPORTERS[engine](exported, inputs, path,
-                                                   fp16)
+            dynamic_size = description.model_exporter(exported, inputs, path,
+                                                      fp16)
             report.engines[engine] = check_engine(
                 engine, path, trained, inputs, expected, dynamic_size, fp16)
             report.engines[engine].rewrites = rewrites

@@ -10,10 +10,12 @@ import torch
 from mmengine.dataset import Compose
 from torch import nn
 
+from ..errors import RepSegError
+
 ImageType = Union[str, Path, np.ndarray]
 
 
-class ImageReadError(ValueError):
+class ImageReadError(RepSegError, ValueError):
     """A file that is not a readable image, or an array that is no image."""
 
 

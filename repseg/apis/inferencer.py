@@ -26,7 +26,9 @@ from mmengine.utils import ProgressBar
 from torch import nn
 
 from ..datasets.cityscapes import is_cityscapes_model, train_id_to_label_id
+from ..errors import RepSegError
 from ..fileio import atomic_output
+from ..models.kind import SEGMENTOR, model_kind
 from ..results import InferenceReport
 from .inference import ImageReadError, predict_arrays, read_image
 
@@ -38,7 +40,7 @@ _FOURCC = {'.avi': 'MJPG', '.webm': 'VP80', '.mpg': 'PIM1',
            '.mpeg': 'PIM1'}  # others: MPEG-4 part 2
 
 
-class InputError(ValueError):
+class InputError(RepSegError, ValueError):
     """An INPUT that names no image, folder, glob, video or camera."""
 
 
@@ -119,7 +121,7 @@ class RepSegInferencer:
         self.show = show
         self.fp16 = fp16
         self.latencies: List[float] = []
-        self.is_segmentor = hasattr(model, 'decode_head')
+        self.is_segmentor = model_kind(model) == SEGMENTOR
         meta = getattr(model, 'dataset_meta', None) or {}
         self.classes = meta.get('classes')
         self.label_lut = (train_id_to_label_id()

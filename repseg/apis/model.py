@@ -1,4 +1,6 @@
-"""Building a model from a config, the one way every tool does it."""
+"""Building a model from a config, the one way every tool does it: in
+PyTorch (any form), or, for an exported file, the engine model that stands
+in for it (``engine_model.py``)."""
 import copy
 import os
 from typing import Optional, Union
@@ -11,19 +13,17 @@ from mmengine.runner.checkpoint import load_checkpoint
 from mmengine.utils import import_modules_from_strings
 from torch import nn
 
-from ..backends import backend_for_file, load_backend
-from ..engine.config import read_config
+from ..backends import backend_for_file
+from ..engine.config import ConfigError, read_config
+from ..errors import RepSegError
 from ..models.backbones import DeployFormMismatch
 from ..models.fusion import to_inference_form
+from .engine_model import engine_model_cfg
 
 ConfigType = Union[str, os.PathLike, Config]
 
 
-class ConfigError(ValueError):
-    """A config that cannot be read or does not describe a model."""
-
-
-class CheckpointMismatch(ValueError):
+class CheckpointMismatch(RepSegError, ValueError):
     """A readable checkpoint whose weights do not fit the config's model.
     ``__cause__`` holds the loader's own error (``DeployFormMismatch`` for a
     fused checkpoint given a multi-branch model, or the reverse)."""
@@ -47,10 +47,7 @@ def load_model_config(config: ConfigType,
     if isinstance(config, Config):
         cfg = copy.deepcopy(config)
     elif isinstance(config, (str, os.PathLike)):
-        try:
-            cfg = read_config(str(config))
-        except ValueError as err:
-            raise ConfigError(str(err)) from err
+        cfg = read_config(str(config))
     else:
         raise TypeError('config must be a path or an mmengine Config, got '
                         f'{type(config).__name__}')
@@ -63,19 +60,28 @@ def load_model_config(config: ConfigType,
     return cfg
 
 
-def build_model(cfg: Config) -> nn.Module:
+def build_model(cfg: Config, exported_file: Optional[str] = None
+                ) -> nn.Module:
     """``cfg.model`` built with mmseg's registry, in train mode, SyncBN
     turned into BN, and no pretrained weights fetched (``init_cfg`` and
     ``pretrained`` are dropped: weights come from a checkpoint or stay as
-    initialized). Works under ``torch.device('meta')`` too."""
+    initialized). Works under ``torch.device('meta')`` too.
+
+    With ``exported_file`` (``deploy.onnx`` ...), the registry's
+    ``EngineModel`` of ``cfg.model`` instead: the file in its engine, in
+    eval mode, on the CPU (``repseg.apis.engine_model``)."""
     model_cfg = copy.deepcopy(cfg.model)
     model_cfg.pop('pretrained', None)
     if isinstance(model_cfg.get('backbone'), dict):
         model_cfg.backbone.pop('init_cfg', None)
+    if exported_file is not None:
+        model_cfg = engine_model_cfg(model_cfg, exported_file)
     init_default_scope(cfg.get('default_scope', 'mmseg'))
     from mmseg.registry import MODELS
     try:
         model = MODELS.build(model_cfg)
+    except RepSegError:
+        raise  # already names what is wrong
     except (KeyError, TypeError, ValueError) as err:
         raise ConfigError(f'config {config_name(cfg)!r}: cannot build '
                           f'"model": {err}') from err
@@ -121,7 +127,7 @@ def init_model(config: ConfigType,
                checkpoint: Optional[str] = None,
                device: Union[str, torch.device] = 'cpu',
                cfg_options: Optional[dict] = None,
-               inference_form: bool = True) -> nn.Module:
+               fused: bool = True) -> nn.Module:
     """A segmentor or classifier from a training config or a
     ``tools/deploy.py`` output, as mmseg's ``init_model`` builds one.
 
@@ -130,12 +136,13 @@ def init_model(config: ConfigType,
         checkpoint: Weights, loaded strictly; without one the weights stay
             as initialized. An exported file (``deploy.onnx`` ...) is
             loaded into its engine (``repseg.backends``), which then stands
-            in for the network (``engine_model``).
-        device: Where the model goes.
+            in for the network (``build_model``'s ``exported_file``).
+        device: Where the model goes (the CPU for an exported file).
         cfg_options: Overrides merged into the config first.
-        inference_form: Bring the model to its inference form
+        fused: Bring the model to its fused inference form
             (``repseg.models.to_inference_form``); False keeps the form the
-            config describes (multi-branch blocks, BN layers).
+            config describes (multi-branch blocks, BN layers). An exported
+            file has only its inference form.
 
     Returns:
         nn.Module: the model in eval mode, with ``cfg`` (the config used)
@@ -144,31 +151,17 @@ def init_model(config: ConfigType,
     """
     cfg = load_model_config(config, cfg_options)
     engine = None if checkpoint is None else backend_for_file(checkpoint)
-    if engine is not None:
-        return load_engine_model(cfg, engine, checkpoint, device)
-    model = build_model(cfg)
+    if engine is not None and torch.device(device).type != 'cpu':
+        raise ValueError(f'{checkpoint}: the {engine} backend runs on the '
+                         f'CPU here, not on {device}')
+    model = build_model(cfg, exported_file=checkpoint if engine else None)
     model.dataset_meta = config_dataset_meta(cfg)
-    if checkpoint is not None:
+    if checkpoint is not None and engine is None:
         meta = load_weights(model, checkpoint, cfg).get('meta') or {}
         if isinstance(meta, dict) and meta.get('dataset_meta'):
             model.dataset_meta = meta['dataset_meta']
     model.cfg = cfg
     model = model.to(device).eval()
-    if inference_form:
+    if fused and engine is None:
         model, _ = to_inference_form(model, inplace=True)
-    return model
-
-
-def load_engine_model(cfg: Config, engine: str, path: str,
-                      device='cpu') -> nn.Module:
-    """``cfg``'s model with the exported file ``path`` run by ``engine``
-    (on the CPU, with torch's thread count)."""
-    from .engine_model import engine_model
-    if torch.device(device).type != 'cpu':
-        raise ValueError(f'{path}: the {engine} backend runs on the CPU '
-                         f'here, not on {device}')
-    backend = load_backend(engine, path, torch.get_num_threads())
-    model = engine_model(cfg, backend)
-    model.dataset_meta = config_dataset_meta(cfg)
-    model.cfg = cfg
     return model

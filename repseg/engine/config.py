@@ -1,5 +1,6 @@
-"""Config preparation shared by the tools and the package: reading a config,
-its default input size, and making a GPU-oriented config run here."""
+"""Config preparation shared by the tools and the package: reading a config
+(``ConfigError`` when it cannot be), its default input size, and making a
+GPU-oriented config run here."""
 import os.path as osp
 import warnings
 from typing import Tuple
@@ -7,35 +8,43 @@ from typing import Tuple
 import torch
 from mmengine.config import Config
 
+from ..errors import RepSegError
+from ..models.kind import SEGMENTOR, config_kind
+
 # Input (H, W) the tools use when none is given: ImageNet's test crop for
 # classifiers and bare backbones, mmseg's Cityscapes crop for segmentors.
 CLASSIFIER_SHAPE = (224, 224)
 SEGMENTOR_SHAPE = (512, 1024)
 
 
+class ConfigError(RepSegError, ValueError):
+    """A config that cannot be read or does not describe a model."""
+
+
 def default_input_shape(model_cfg) -> Tuple[int, int]:
-    """``SEGMENTOR_SHAPE`` for a model config with a decode head, else
-    ``CLASSIFIER_SHAPE``."""
-    return SEGMENTOR_SHAPE if 'decode_head' in model_cfg else CLASSIFIER_SHAPE
+    """``SEGMENTOR_SHAPE`` for a segmentor's model config, else
+    ``CLASSIFIER_SHAPE`` (``repseg.models.kind.config_kind``)."""
+    return (SEGMENTOR_SHAPE if config_kind(model_cfg) == SEGMENTOR
+            else CLASSIFIER_SHAPE)
 
 
 def read_config(path: str) -> Config:
     """A config file, or a config of an installed OpenMMLab package
     (``mmseg::pspnet/pspnet_r101-d8_4xb2-80k_cityscapes-512x1024.py``);
-    ``ValueError`` naming ``path`` when it cannot be found or read."""
+    ``ConfigError`` naming ``path`` when it cannot be found or read."""
     if '::' in path:
         from mmengine.hub import get_config
         try:
             return get_config(path)
         except Exception as err:  # mmengine raises several kinds
-            raise ValueError(f'config {path!r}: cannot be found or read '
-                             f'({type(err).__name__}: {err})') from err
+            raise ConfigError(f'config {path!r}: cannot be found or read '
+                              f'({type(err).__name__}: {err})') from err
     if not osp.isfile(path):
-        raise ValueError(f'config {path!r} does not exist')
+        raise ConfigError(f'config {path!r} does not exist')
     try:
         return Config.fromfile(path)
     except (OSError, SyntaxError) as err:
-        raise ValueError(f'cannot read config {path!r}: {err}') from err
+        raise ConfigError(f'cannot read config {path!r}: {err}') from err
 
 
 def _replace_sync_bn(node):

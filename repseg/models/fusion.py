@@ -21,6 +21,7 @@ from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..equivalence import TOLERANCE, OutputMismatch, relative_difference
+from .kind import CLASSIFIER, SEGMENTOR, auxiliary_heads, model_kind
 from .utils import replace_submodule
 
 
@@ -189,33 +190,21 @@ def count_layers(model: nn.Module) -> Dict[str, int]:
         norms=sum(isinstance(m, _BatchNorm) for m in model.modules()))
 
 
-def is_segmentor(model: nn.Module) -> bool:
-    """An mmseg segmentor (``EncoderDecoder`` and its kind)."""
-    return hasattr(model, 'decode_head') and hasattr(model, 'extract_feat')
-
-
-def auxiliary_heads(model: nn.Module) -> List[nn.Module]:
-    """A segmentor's auxiliary heads (none, one or a ModuleList)."""
-    heads = getattr(model, 'auxiliary_head', None)
-    if heads is None:
-        return []
-    return list(heads) if isinstance(heads, nn.ModuleList) else [heads]
-
-
 def run_every_layer(model: nn.Module, image: Tensor) -> List[Tensor]:
     """Call every layer that a model's inference form holds, once; the
     tensors that come out.
 
     A segmentor: backbone (and neck), decode head and the auxiliary heads,
     which inference itself never calls but which the deployed model keeps
-    (its config still has them). An mmengine model: ``mode='tensor'``.
-    Anything else: ``model(image)``.
+    (its config still has them). A classifier: ``mode='tensor'``. A bare
+    backbone: ``model(image)`` (``repseg.models.kind``).
     """
-    if is_segmentor(model):
+    kind = model_kind(model)
+    if kind == SEGMENTOR:
         features = model.extract_feat(image)
         outputs = [model.decode_head(features)]
         outputs += [head(features) for head in auxiliary_heads(model)]
-    elif hasattr(model, 'data_preprocessor'):
+    elif kind == CLASSIFIER:
         outputs = model(image, mode='tensor')
     else:
         outputs = model(image)
