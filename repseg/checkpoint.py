@@ -34,10 +34,13 @@ from mmengine.fileio import LocalBackend, register_backend
 from mmengine.logging import HistoryBuffer
 from mmengine.runner.checkpoint import CheckpointLoader
 
+from .errors import RepSegError
+from .fileio import atomic_output
+
 EXTRA_SAFE_GLOBALS_ENV = 'REPSEG_EXTRA_SAFE_GLOBALS'
 
 
-class CheckpointError(ValueError):
+class CheckpointError(RepSegError, ValueError):
     """A file given as a checkpoint that cannot be loaded as one.
 
     The message starts with the path and says what the file is not, so
@@ -69,6 +72,11 @@ class UnsafeCheckpointError(CheckpointError, pickle.UnpicklingError):
     ``pickle.UnpicklingError``, what torch raises for the same refusal."""
 
     runs_code = False
+
+
+class SafeGlobalsError(RepSegError, ValueError):
+    """``$REPSEG_EXTRA_SAFE_GLOBALS`` names what cannot be imported, or
+    what runs code."""
 
 
 def _numpy_globals() -> list:
@@ -173,7 +181,7 @@ def _qualified_name(entry) -> str:
 def _refuse_code_running(name: str, given: str) -> None:
     if runs_code(name):
         also = '' if name == given else f' (that is {name})'
-        raise ValueError(
+        raise SafeGlobalsError(
             f'{EXTRA_SAFE_GLOBALS_ENV}: refusing {given!r}{also}: it runs '
             'code when a checkpoint calls it, and no checkpoint needs that; '
             'remove it from the variable')
@@ -186,8 +194,8 @@ def _import_global(qualname: str):
     try:
         found = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError, ValueError) as err:
-        raise ValueError(f'{EXTRA_SAFE_GLOBALS_ENV}: cannot import '
-                         f'{qualname!r}: {err}') from err
+        raise SafeGlobalsError(f'{EXTRA_SAFE_GLOBALS_ENV}: cannot import '
+                               f'{qualname!r}: {err}') from err
     # under another name, say a module's ``from os import system``
     _refuse_code_running(_qualified_name(found), qualname)
     return found
@@ -384,8 +392,8 @@ def safe_load(filename: str, map_location=None):
             and checkpoints safe loading refuses (``UnsafeCheckpointError``).
             An error torch raises for an intact checkpoint (a
             ``map_location`` for a device this machine lacks) stays torch's.
-        ValueError: ``$REPSEG_EXTRA_SAFE_GLOBALS`` names what cannot be
-            imported, or what runs code.
+        SafeGlobalsError: ``$REPSEG_EXTRA_SAFE_GLOBALS`` names what cannot
+            be imported, or what runs code (a ``ValueError``).
     """
     filename = os.fspath(filename)
     fmt = checkpoint_format(filename)
@@ -416,22 +424,16 @@ def load_from_local(filename: str, map_location=None):
 
 
 class AtomicLocalBackend(LocalBackend):
-    """mmengine's local file backend, writing each file under a temporary
-    name and renaming it, so that a run killed while saving a checkpoint
-    never leaves a truncated one behind for ``--resume`` to pick up."""
+    """mmengine's local file backend, writing each file through
+    ``atomic_output`` (and to disk before the rename), so that a run killed
+    while saving a checkpoint never leaves a truncated one behind for
+    ``--resume`` to pick up."""
 
     def put(self, obj: bytes, filepath) -> None:
-        tmp = f'{filepath}.tmp{os.getpid()}'
-        os.makedirs(osp.dirname(osp.abspath(filepath)), exist_ok=True)
-        try:
-            with open(tmp, 'wb') as f:
-                f.write(obj)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, filepath)
-        finally:
-            if osp.exists(tmp):
-                os.remove(tmp)
+        with atomic_output(filepath) as tmp, open(tmp, 'wb') as f:
+            f.write(obj)
+            f.flush()
+            os.fsync(f.fileno())
 
     def put_text(self, obj: str, filepath, encoding: str = 'utf-8') -> None:
         self.put(obj.encode(encoding), filepath)

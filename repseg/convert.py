@@ -19,6 +19,7 @@ from typing import Dict, Optional, Tuple
 
 from torch import Tensor
 
+from .errors import RepSegError
 from .models.backbones.repvgg import BLOCK_TYPES, RepVGG, stage_widths
 
 # (pattern, replacement) applied in order to each key of a reference file.
@@ -48,7 +49,7 @@ _REPSEG_KEY = re.compile(
     r'\.\w+|head\.fc\.(weight|bias))$')
 
 
-class CheckpointConversionError(ValueError):
+class CheckpointConversionError(RepSegError, ValueError):
     """The source checkpoint is not a RepVGG layout repseg understands."""
 
 

@@ -5,6 +5,8 @@ from typing import Sequence
 
 import torch
 
+from .errors import RepSegError
+
 # Largest |difference| / largest |output| accepted between a model and its
 # fused, rewritten or exported form, in fp32.
 TOLERANCE = 1e-4
@@ -12,7 +14,7 @@ TOLERANCE = 1e-4
 FP16_TOLERANCE = 1e-2
 
 
-class OutputMismatch(RuntimeError):
+class OutputMismatch(RepSegError, RuntimeError):
     """A fused, rewritten or exported form computes something else than the
     model it came from."""
 

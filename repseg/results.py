@@ -12,12 +12,16 @@ import json
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Type, TypeVar
 
+from .errors import RepSegError
 from .fileio import atomic_output
 
 T = TypeVar('T', bound='JsonRecord')
 
+# What ``EvaluationReport.fused`` was called in earlier reports.
+LEGACY_FUSED_KEY = 'reparameterized'
 
-class ReportFormatError(ValueError):
+
+class ReportFormatError(RepSegError, ValueError):
     """A report file does not hold what its class defines."""
 
 
@@ -122,24 +126,26 @@ class EvaluationReport(JsonRecord):
 
     In the file the summary metrics stand at the top level under the names
     the evaluators give them (``mIoU``, ``mAcc``, ``aAcc``;
-    ``accuracy/top1`` ...), next to the other fields.
+    ``accuracy/top1`` ...), next to the other fields. Older reports call
+    ``fused`` ``reparameterized``, and are read the same way.
 
     Args:
         metrics: Summary metrics (None for NaN).
-        reparameterized: Whether the fused model was evaluated.
+        fused: Whether the fused model was evaluated (else the multi-branch
+            one, as trained).
         config / checkpoint: Absolute paths of what was evaluated.
         per_class: IoU per class name (segmentation only).
         backend: What ran it: ``pytorch`` or an engine (``onnxruntime`` ...).
     """
     metrics: Dict[str, Optional[float]]
-    reparameterized: bool
+    fused: bool
     config: str
     checkpoint: str
     per_class: Dict[str, Optional[float]] = field(default_factory=dict)
     backend: str = 'pytorch'
 
     def to_dict(self) -> dict:
-        data = dict(self.metrics, reparameterized=self.reparameterized,
+        data = dict(self.metrics, fused=self.fused,
                     config=self.config, checkpoint=self.checkpoint,
                     backend=self.backend)
         if self.per_class:
@@ -152,13 +158,15 @@ class EvaluationReport(JsonRecord):
             raise ReportFormatError(f'{source}: expected a JSON object for '
                                     f'{cls.__name__}')
         data = dict(data)
-        missing = [k for k in ('reparameterized', 'config', 'checkpoint')
+        legacy = data.pop(LEGACY_FUSED_KEY, None)
+        if legacy is not None:
+            data.setdefault('fused', legacy)
+        missing = [k for k in ('fused', 'config', 'checkpoint')
                    if k not in data]
         if missing:
             raise ReportFormatError(f'{source}: not an {cls.__name__}: '
                                     f'missing keys {missing}')
-        fixed = {k: data.pop(k) for k in ('reparameterized', 'config',
-                                          'checkpoint')}
+        fixed = {k: data.pop(k) for k in ('fused', 'config', 'checkpoint')}
         per_class = data.pop('per_class', {})
         backend = data.pop('backend', 'pytorch')
         return cls(metrics=data, per_class=per_class, backend=backend,

@@ -13,7 +13,9 @@ from torch import nn
 import repseg  # noqa: F401  (installs the safe loader)
 from repseg.checkpoint import (EXTRA_SAFE_GLOBALS_ENV, AtomicLocalBackend,
                                UnsafeCheckpointError)
+from repseg import fileio
 from repseg.engine.resume import find_resumable_checkpoint
+from repseg.fileio import atomic_output, temporary_sibling
 
 
 class ToyModel(BaseModel):
@@ -129,6 +131,39 @@ def test_checkpoint_writes_are_atomic(tmp_path, monkeypatch):
         backend.put(b'partial', target)
     assert target.read_bytes() == b'complete'
     assert [p.name for p in tmp_path.iterdir()] == ['iter_1.pth']
+
+
+def test_shared_atomic_output_replaces_a_folder_only_when_done(tmp_path):
+    """One staging name for every process (tools/test.py --out): what a
+    failed run left there goes first, and the folder appears only whole."""
+    out = tmp_path / 'preds'
+    staging = temporary_sibling(out, shared=True)
+    assert staging == temporary_sibling(out, shared=True)
+    assert staging.parent == tmp_path and staging.name.startswith('.')
+    staging.mkdir()
+    (staging / 'stale.png').write_bytes(b'stale')
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_output(out, shared=True) as tmp:
+            assert tmp == staging and not tmp.exists()
+            tmp.mkdir()
+            (tmp / 'a.png').write_bytes(b'a')
+            raise KeyboardInterrupt
+    assert list(tmp_path.iterdir()) == []
+    for name in ('a.png', 'b.png'):  # twice: the second replaces the first
+        with atomic_output(out, shared=True) as tmp:
+            tmp.mkdir()
+            (tmp / name).write_bytes(b'x')
+        assert [p.name for p in tmp_path.iterdir()] == ['preds']
+        assert [p.name for p in out.iterdir()] == [name]
+
+
+def test_shared_atomic_output_is_left_to_the_main_process(tmp_path,
+                                                          monkeypatch):
+    out = tmp_path / 'preds'
+    monkeypatch.setattr(fileio, '_is_main_process', lambda: False)
+    with atomic_output(out, shared=True) as tmp:
+        tmp.mkdir()
+    assert not out.exists() and tmp.is_dir()  # the main process moves it
 
 
 def test_resume_skips_a_truncated_last_checkpoint_record(tmp_path):

@@ -1,8 +1,7 @@
 """repseg.results, the JSON reports of the tools: each class round-trips,
 a renamed or missing key fails naming the file, tools/test.py writes its
-report through EvaluationReport in the layout it always had, and the demo
-report reads hand-written files of each kind (no subprocess), so that a key
-renamed on either side fails here."""
+report through EvaluationReport in the layout it always had. The demo
+report's reading of each kind is tested in test_demo_report.py."""
 import argparse
 import json
 import re
@@ -10,9 +9,6 @@ import re
 import pytest
 from helpers import load_tool
 
-from repseg.demo.report.figures import (ToolReports, load_tool_reports,
-                                        tool_figures)
-from repseg.demo.report.inputs import ReportInputs
 from repseg.results import (BenchmarkReport, BenchmarkRow, DeployReport,
                             EngineCheck, EvaluationReport, QuantizeReport,
                             ReportFormatError)
@@ -30,9 +26,9 @@ def deploy_dict(**changes):
     return data
 
 
-def evaluation_dict(miou=17.28, reparameterized=True, **changes):
+def evaluation_dict(miou=17.28, fused=True, **changes):
     data = dict(aAcc=70.5, mIoU=miou, mAcc=25.0,
-                reparameterized=reparameterized, config='/abs/deploy.py',
+                fused=fused, config='/abs/deploy.py',
                 checkpoint='/abs/deploy.pth', backend='pytorch',
                 per_class={name: 10.0 * k for k, name in enumerate(CLASSES)})
     data.update(changes)
@@ -65,6 +61,10 @@ def write(path, data):
     return path
 
 
+def renamed(data, old, new):
+    return {(new if k == old else k): v for k, v in data.items()}
+
+
 # ------------------------------------------------------------ round trips
 @pytest.mark.parametrize('record', [
     DeployReport(**deploy_dict()),
@@ -78,7 +78,7 @@ def write(path, data):
                    int8_max_rel_diff=0.02, int8_agreement=0.99),
     EvaluationReport.from_dict(evaluation_dict()),
     EvaluationReport(metrics={'accuracy/top1': 89.0, 'accuracy/top5': None},
-                     reparameterized=False, config='/c.py',
+                     fused=False, config='/c.py',
                      checkpoint='/k.pth'),
     BenchmarkRow(**row_dict()),
     BenchmarkReport.from_dict(benchmark_dict()),
@@ -97,7 +97,7 @@ def test_evaluation_layout_keeps_metrics_at_top_level():
     assert report.metrics == dict(aAcc=70.5, mIoU=17.28, mAcc=25.0)
     assert report.to_dict() == evaluation_dict()
     without_classes = EvaluationReport(metrics=dict(a=1.0),
-                                       reparameterized=True, config='c',
+                                       fused=True, config='c',
                                        checkpoint='k')
     assert 'per_class' not in without_classes.to_dict()
 
@@ -144,7 +144,7 @@ def test_test_tool_writes_an_evaluation_report(tmp_path):
     test_tool = load_tool('test')
     metrics = {'aAcc': 70.51234, 'mIoU': 17.281, 'mAcc': float('nan'),
                'IoU.road': 80.0, 'IoU.sky': float('nan')}
-    args = argparse.Namespace(no_reparam=True, config='configs/x.py',
+    args = argparse.Namespace(multi_branch=True, config='configs/x.py',
                               checkpoint='work/iter_4.pth')
     report = test_tool.make_report(metrics, args)
     assert isinstance(report, EvaluationReport)
@@ -153,90 +153,28 @@ def test_test_tool_writes_an_evaluation_report(tmp_path):
     data = json.loads(path.read_text())
     # The layout the tool has always written, key for key and in order,
     # with the backend that ran it.
-    assert list(data) == ['aAcc', 'mIoU', 'mAcc', 'reparameterized',
+    assert list(data) == ['aAcc', 'mIoU', 'mAcc', 'fused',
                           'config', 'checkpoint', 'backend', 'per_class']
     assert data['backend'] == 'pytorch'
     assert data['aAcc'] == 70.5123 and data['mAcc'] is None
-    assert data['reparameterized'] is False
+    assert data['fused'] is False
     assert data['config'].endswith('configs/x.py')
     assert data['per_class'] == {'road': 80.0, 'sky': None}
     assert EvaluationReport.load(path) == report
 
 
-# ---------------------------------------------------- reader: demo report
-def report_inputs(tmp_path, deploy=None, fused=None, multi=None,
-                  benchmark=None, r18=None):
-    return ReportInputs(
-        work_dir=tmp_path, cls_work_dir=tmp_path / 'cls',
-        seg_work_dir=tmp_path / 'seg', scratch_work_dir=tmp_path / 'scratch',
-        r18_work_dir=tmp_path / 'r18',
-        deploy_json=write(tmp_path / 'deploy.json', deploy or deploy_dict()),
-        fused_report=write(tmp_path / 'test_fused.json',
-                           fused or evaluation_dict()),
-        multibranch_report=write(
-            tmp_path / 'test_multibranch.json',
-            multi or evaluation_dict(reparameterized=False)),
-        scratch_report=write(tmp_path / 'test_scratch.json',
-                             evaluation_dict(12.0)),
-        r18_report=write(tmp_path / 'test_r18.json', r18 or evaluation_dict()),
-        benchmark_json=write(tmp_path / 'benchmark.json',
-                             benchmark or benchmark_dict()),
-        predictions_dir=tmp_path / 'predictions', data_root=tmp_path / 'data',
-        commands=[])
+@pytest.mark.parametrize('flag', ['--multi-branch', '--no-reparam'])
+def test_test_tool_multi_branch_flag_and_its_former_name(flag):
+    test_tool = load_tool('test')
+    assert test_tool.parse_args(['c.py', 'k.pth', flag]).multi_branch
+    assert not test_tool.parse_args(['c.py', 'k.pth']).multi_branch
 
 
-def test_demo_report_reads_each_kind(tmp_path):
-    reports = load_tool_reports(report_inputs(tmp_path))
-    assert isinstance(reports, ToolReports)
-    figures = tool_figures(reports)
-    accuracy = figures['accuracy']
-    assert accuracy['fused'] == dict(mIoU=17.28, mAcc=25.0, aAcc=70.5)
-    assert accuracy['agree'] and accuracy['difference'] == 0
-    # fused, multi-branch, from scratch, R-18
-    assert figures['per_class_iou'] == [['road', 0.0, 0.0, 0.0, 0.0],
-                                        ['sidewalk', 10.0, 10.0, 10.0, 10.0],
-                                        ['sky', 20.0, 20.0, 20.0, 20.0]]
-    assert figures['equivalence']['max_abs_diff'] == 9.2e-06
-    assert figures['equivalence']['after']['norms'] == 0
-    assert figures['benchmark']['reference'] == \
-        'pspnet_repvgg_a0_demo:unfused'
-    assert [(row['name'], row['mode'], row['latency_ms'])
-            for row in figures['benchmark']['rows']] == [
-        ('pspnet_repvgg_a0_demo', 'unfused', 31.3),
-        ('pspnet_repvgg_a0_demo', 'fused', 31.3),
-        ('pspnet_r18_demo', 'fused', 31.3)]
-
-
-def test_demo_report_sees_disagreeing_models(tmp_path):
-    inputs = report_inputs(tmp_path, multi=evaluation_dict(
-        miou=16.0, reparameterized=False))
-    accuracy = tool_figures(load_tool_reports(inputs))['accuracy']
-    assert not accuracy['agree'] and accuracy['difference'] == 1.28
-
-
-def renamed(data, old, new):
-    return {(new if k == old else k): v for k, v in data.items()}
-
-
-@pytest.mark.parametrize('kind, changes, key', [
-    ('deploy', dict(deploy=renamed(deploy_dict(), 'max_rel_diff',
-                                   'max_rel')), 'max_rel_diff'),
-    ('fused', dict(fused=renamed(evaluation_dict(), 'reparameterized',
-                                 'reparameterised')), 'reparameterized'),
-    ('fused', dict(fused=renamed(evaluation_dict(), 'mIoU', 'miou')),
-     'mIoU'),
-    ('multibranch', dict(multi=renamed(evaluation_dict(), 'per_class',
-                                       'per_class_iou')), 'per_class'),
-    ('r18', dict(r18=renamed(evaluation_dict(), 'mAcc', 'macc')), 'mAcc'),
-    ('benchmark', dict(benchmark=benchmark_dict(rows=[renamed(
-        row_dict(), 'images_per_s', 'images_per_second')])),
-     'images_per_s'),
-])
-def test_demo_report_fails_on_a_renamed_key(kind, changes, key, tmp_path):
-    inputs = report_inputs(tmp_path, **changes)
-    path = {'deploy': inputs.deploy_json, 'fused': inputs.fused_report,
-            'multibranch': inputs.multibranch_report,
-            'r18': inputs.r18_report, 'benchmark': inputs.benchmark_json}[kind]
-    with pytest.raises(ReportFormatError,
-                       match=re.escape(str(path)) + '.*' + key):
-        load_tool_reports(inputs)
+def test_evaluation_report_reads_the_former_field_name(tmp_path):
+    """Reports written before ``fused`` was named so call it
+    ``reparameterized``."""
+    old = renamed(evaluation_dict(fused=False), 'fused', 'reparameterized')
+    report = EvaluationReport.load(write(tmp_path / 'old.json', old))
+    assert report.fused is False
+    assert 'reparameterized' not in report.metrics
+    assert report == EvaluationReport.from_dict(evaluation_dict(fused=False))

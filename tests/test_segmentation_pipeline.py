@@ -88,7 +88,7 @@ def test_train_writes_checkpoints_and_validates_fused_model(trained, tmp_path):
                     '--work-dir', str(tmp_path / 'test'),
                     '--report', str(report)])
     fused = json.loads(report.read_text())
-    assert fused['reparameterized'] is True
+    assert fused['fused'] is True
     assert fused['mIoU'] == pytest.approx(last_val_miou(work_dir), abs=0.01)
 
 
@@ -104,16 +104,16 @@ def test_test_tool_reports_outputs_and_agrees_with_cityscapesscripts(
     test_tool.main([config.as_posix(), checkpoint, '--work-dir',
                     str(tmp_path / 'a'), '--report', str(tmp_path / 'a.json'),
                     '--out', str(out), '--show-dir', str(show)])
-    test_tool.main([config.as_posix(), checkpoint, '--no-reparam',
+    test_tool.main([config.as_posix(), checkpoint, '--multi-branch',
                     '--work-dir', str(tmp_path / 'b'),
                     '--report', str(tmp_path / 'b.json')])
     fused = json.loads((tmp_path / 'a.json').read_text())
     unfused = json.loads((tmp_path / 'b.json').read_text())
 
-    assert {'mIoU', 'mAcc', 'aAcc', 'per_class', 'reparameterized', 'config',
+    assert {'mIoU', 'mAcc', 'aAcc', 'per_class', 'fused', 'config',
             'checkpoint'} <= set(fused)
     assert len(fused['per_class']) == 19 and 'road' in fused['per_class']
-    assert unfused['reparameterized'] is False
+    assert unfused['fused'] is False
     assert fused['mIoU'] == pytest.approx(unfused['mIoU'], abs=0.01)
     assert fused['checkpoint'] == os.path.abspath(checkpoint)
 
@@ -201,8 +201,9 @@ def test_two_process_data_parallel_training_on_cpu(demo_cityscapes, tmp_path):
 def test_missing_dataset_fails_before_building_a_model(tmp_path, monkeypatch):
     config = write_tiny_seg_config(tmp_path / 'c.py', tmp_path / 'nowhere')
     monkeypatch.setattr(train_tool.Runner, 'from_cfg', lambda cfg: 1 / 0)
-    with pytest.raises(DatasetNotReadyError, match='make_demo_data.py'):
+    with pytest.raises(SystemExit, match='make_demo_data.py') as exit_info:
         train_tool.main([str(config), '--work-dir', str(tmp_path / 'w')])
+    assert isinstance(exit_info.value.__cause__, DatasetNotReadyError)
 
 
 def test_missing_resume_checkpoint_fails_before_building_a_model(
@@ -223,8 +224,10 @@ def test_unconverted_dataset_names_the_converter(demo_cityscapes, tmp_path,
         label.unlink()
     config = write_tiny_seg_config(tmp_path / 'c.py', root)
     monkeypatch.setattr(train_tool.Runner, 'from_cfg', lambda cfg: 1 / 0)
-    with pytest.raises(DatasetNotReadyError, match='dataset_converters/cityscapes.py'):
+    with pytest.raises(SystemExit,
+                       match='dataset_converters/cityscapes.py') as exit_info:
         train_tool.main([str(config), '--work-dir', str(tmp_path / 'w')])
+    assert isinstance(exit_info.value.__cause__, DatasetNotReadyError)
 
 
 def test_pretrained_checkpoint_missing_or_absent(demo_cityscapes, tmp_path,

@@ -23,14 +23,10 @@ dims). Engine weights stay fp32 unless --fp16 (ncnn), which holds them to
 import argparse
 import sys
 
-from repseg.apis import CheckpointMismatch, ConfigError, DeployError, deploy
+from repseg.apis import deploy
 from repseg.apis.deploy import ENGINE_FILES
-from repseg.backends import (BackendNotAvailable, EngineError,
-                             InputShapeMismatch)
-from repseg.checkpoint import CheckpointError
 from repseg.cli import positive_int
-from repseg.equivalence import OutputMismatch
-from repseg.export import ExportError
+from repseg.errors import RepSegError
 
 
 def parse_args(argv=None):
@@ -63,9 +59,7 @@ def main(argv=None):
     try:
         report = deploy(args.config, args.checkpoint, args.out_dir,
                         args.shape, args.backend, args.fp16)
-    except (BackendNotAvailable, CheckpointError, CheckpointMismatch,
-            ConfigError, DeployError, EngineError, ExportError,
-            InputShapeMismatch, OutputMismatch) as err:
+    except RepSegError as err:
         sys.exit(f'deploy.py: {err}')
     before, after = report.before, report.after
     print(f'fused vs trained: max |diff| {report.max_abs_diff:.3e} '

@@ -22,12 +22,10 @@ import sys
 
 import torch
 
-from repseg.apis import (CheckpointMismatch, ConfigError, InputError,
-                         RepSegInferencer, init_model, run_inference)
-from repseg.backends import (BACKENDS, BackendNotAvailable, EngineError,
-                             InputShapeMismatch, backend_for_file)
-from repseg.checkpoint import CheckpointError
+from repseg.apis import RepSegInferencer, init_model, run_inference
+from repseg.backends import BACKENDS, backend_for_file
 from repseg.cli import doc_parser, fraction, positive_int
+from repseg.errors import RepSegError
 
 
 def parse_args(argv=None):
@@ -80,8 +78,7 @@ def main(argv=None):
                                       args.show, fp16=args.fp16)
         summary = run_inference(inferencer, args.input, args.out,
                                 args.save_labels, args.max_frames)
-    except (BackendNotAvailable, CheckpointError, CheckpointMismatch,
-            ConfigError, EngineError, InputError, InputShapeMismatch) as err:
+    except RepSegError as err:
         sys.exit(f'infer.py: {err}')
     print('\n'.join(summary.lines()))
     if args.out:

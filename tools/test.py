@@ -1,6 +1,6 @@
-"""Evaluate a checkpoint; by default the re-parameterized (fused) model.
+"""Evaluate a checkpoint; by default the fused (re-parameterized) model.
 
-    python tools/test.py CONFIG CKPT [--work-dir DIR] [--no-reparam]
+    python tools/test.py CONFIG CKPT [--work-dir DIR] [--multi-branch]
                          [--report FILE.json] [--out DIR] [--show-dir DIR]
                          [--cfg-options KEY=VALUE ...] [--launcher ...]
 
@@ -8,31 +8,30 @@ CKPT is loaded strictly. It may also be an exported model of tools/deploy.py
 or tools/quantize.py (deploy.onnx, deploy.ncnn.param, deploy.xml,
 deploy.int8.onnx), evaluated in its engine with the same metric. --report
 writes the metrics as JSON (mIoU, mAcc, aAcc, per_class for segmentation;
-accuracy for classification), with reparameterized, config, checkpoint and
-backend. --out writes the predictions as Cityscapes labelId PNGs named after
-the inputs, for cityscapesscripts' official evaluation. --show-dir writes
-colour overlays of the predictions.
+accuracy for classification), with fused, config, checkpoint and backend
+(--multi-branch: fused is false). --out writes the predictions as Cityscapes
+labelId PNGs named after the inputs, for cityscapesscripts' official
+evaluation. --show-dir writes colour overlays of the predictions.
 """
 import argparse
 import json
 import math
-import os
 import os.path as osp
-import shutil
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Optional
 
 from mmengine.config import Config
 from mmengine.dist import is_main_process
 from mmengine.runner import Runner
 
 # repseg.apis also registers EngineModel, the model of exported files.
-from repseg.apis import CheckpointMismatch, ConfigError
-from repseg.backends import (BackendNotAvailable, EngineError,
-                             InputShapeMismatch, backend_for_file)
-from repseg.checkpoint import CheckpointError
-from repseg.models.backbones import BlockTypeMismatch, DeployFormMismatch
+from repseg.apis import CheckpointMismatch
+from repseg.backends import backend_for_file
 from repseg.cli import add_runner_args, load_config
 from repseg.engine.config import (adapt_to_device, check_datasets,
                                   init_cpu_process_group)
+from repseg.errors import RepSegError
 from repseg.fileio import atomic_output
 from repseg.results import EvaluationReport
 
@@ -41,8 +40,10 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Evaluate a checkpoint')
     parser.add_argument('config', help='config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--no-reparam', action='store_true',
-                        help='evaluate the multi-branch model as trained')
+    parser.add_argument('--multi-branch', '--no-reparam',
+                        dest='multi_branch', action='store_true',
+                        help='evaluate the multi-branch model as trained '
+                        '(--no-reparam: its former name)')
     parser.add_argument('--report', metavar='FILE.json',
                         help='write the metrics as JSON')
     parser.add_argument('--out', metavar='DIR', help='write predictions as '
@@ -53,12 +54,9 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def _tmp_dir(path: str) -> str:
-    return osp.join(osp.dirname(osp.abspath(path)),
-                    f'.{osp.basename(osp.abspath(path))}.partial')
-
-
-def build_config(args) -> Config:
+def build_config(args, staging: Optional[Path] = None) -> Config:
+    """The test config; ``staging`` is where --out's predictions are
+    written before they replace --out."""
     cfg = load_config(args)
     cfg.load_from = args.checkpoint
     cfg.resume = False
@@ -70,8 +68,8 @@ def build_config(args) -> Config:
     # The weights come from CKPT: no need to load pretrained ones first.
     cfg.model.get('backbone', {}).pop('init_cfg', None)
     if backend_for_file(args.checkpoint):
-        if args.no_reparam:
-            raise SystemExit('test.py: --no-reparam: an exported model has '
+        if args.multi_branch:
+            raise SystemExit('test.py: --multi-branch: an exported model has '
                              'only its inference form')
         # The engine runs the network; the exported file is the model, and
         # a copy of it cannot be fused again (the plain TestLoop).
@@ -79,7 +77,7 @@ def build_config(args) -> Config:
                          file=args.checkpoint)
         cfg.load_from = None
         cfg.test_cfg = dict(type='TestLoop')
-    elif args.no_reparam:
+    elif args.multi_branch:
         cfg.test_cfg = dict(type='TestLoop')
     if args.out:
         if cfg.test_dataloader.dataset.type != 'CityscapesDataset':
@@ -90,13 +88,10 @@ def build_config(args) -> Config:
                                                     (list, tuple)) else [
                                                         evaluators]
         # mmseg's CityscapesMetric in format-only mode writes trainId
-        # predictions as labelId PNGs, named after the input images, into a
-        # fixed staging folder (every rank writes there): clear what a
-        # failed earlier run may have left in it.
-        shutil.rmtree(_tmp_dir(args.out), ignore_errors=True)
+        # predictions as labelId PNGs, named after the input images, into
+        # the staging folder (every rank writes there).
         evaluators.append(dict(type='CityscapesMetric', format_only=True,
-                               keep_results=True,
-                               output_dir=_tmp_dir(args.out)))
+                               keep_results=True, output_dir=str(staging)))
         cfg.test_evaluator = evaluators
     if args.show_dir:
         hook = cfg.default_hooks.get('visualization')
@@ -123,18 +118,12 @@ def make_report(metrics: dict, args) -> EvaluationReport:
     summary = {k: _rounded(v) for k, v in metrics.items()
                if not k.startswith('IoU.')}
     return EvaluationReport(metrics=summary,
-                            reparameterized=not args.no_reparam,
+                            fused=not args.multi_branch,
                             config=osp.abspath(args.config),
                             checkpoint=osp.abspath(args.checkpoint),
                             per_class=per_class,
                             backend=backend_for_file(args.checkpoint)
                             or 'pytorch')
-
-
-def clear_staging(args) -> None:
-    """What a failed run left in --out's staging folder goes."""
-    if args.out and is_main_process():
-        shutil.rmtree(_tmp_dir(args.out), ignore_errors=True)
 
 
 def load_strictly(runner: Runner, cfg: Config) -> None:
@@ -145,37 +134,40 @@ def load_strictly(runner: Runner, cfg: Config) -> None:
     random, and its metrics reported as the checkpoint's."""
     try:
         runner.load_checkpoint(cfg.load_from, strict=True)
-    except (BlockTypeMismatch, DeployFormMismatch):
-        raise  # already say what the checkpoint is and what to do
+    except RepSegError:
+        raise  # already says what the checkpoint is and what to do
     except RuntimeError as err:
         raise CheckpointMismatch(
             f'checkpoint {cfg.load_from!r} does not match config '
             f'{cfg.filename!r}: {err}') from err
 
 
-def main(argv=None):
-    args = parse_args(argv)
-    cfg = build_config(args)
-    check_datasets(cfg, names=('test_dataloader', ))
-    init_cpu_process_group(cfg)
-    try:
+def evaluate(args) -> dict:
+    """Build the runner and test; the metrics. --out's predictions replace
+    --out only when the whole run succeeds."""
+    with ExitStack() as stack:
+        # One staging folder for every rank, entered before any writes;
+        # the main process moves it to --out, or removes it on failure.
+        staging = stack.enter_context(atomic_output(
+            args.out, shared=True)) if args.out else None
+        cfg = build_config(args, staging)
+        check_datasets(cfg, names=('test_dataloader', ))
+        init_cpu_process_group(cfg)
         runner = Runner.from_cfg(cfg)
         if cfg.load_from:
             load_strictly(runner, cfg)  # then runner.test() loads nothing
-        metrics = runner.test()
-    except (BackendNotAvailable, BlockTypeMismatch, CheckpointError,
-            CheckpointMismatch, ConfigError, DeployFormMismatch, EngineError,
-            InputShapeMismatch) as err:
-        clear_staging(args)
+        return runner.test()
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        metrics = evaluate(args)
+    except RepSegError as err:
         raise SystemExit(f'test.py: {err}') from err
-    except BaseException:
-        clear_staging(args)
-        raise
     if not is_main_process():
         return
     if args.out:
-        with atomic_output(args.out) as tmp:
-            os.replace(_tmp_dir(args.out), tmp)
         print(f'predictions (Cityscapes labelIds): {args.out}')
     report = make_report(metrics, args)
     if args.report:

@@ -17,6 +17,7 @@ from repseg.cli import add_runner_args, load_config
 from repseg.engine.config import (adapt_to_device, check_datasets,
                                   check_pretrained, init_cpu_process_group)
 from repseg.engine.resume import find_resumable_checkpoint
+from repseg.errors import RepSegError
 
 
 def parse_args(argv=None):
@@ -38,8 +39,8 @@ def build_config(args) -> Config:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
     if args.resume not in (None, 'auto') and not osp.isfile(args.resume):
-        raise SystemExit(f'--resume: checkpoint {args.resume!r} does not '
-                         'exist')
+        raise SystemExit(f'train.py: --resume: checkpoint {args.resume!r} '
+                         'does not exist')
     if args.resume:
         cfg.load_from = (find_resumable_checkpoint(cfg.work_dir)
                          if args.resume == 'auto' else args.resume)
@@ -48,8 +49,7 @@ def build_config(args) -> Config:
     return cfg
 
 
-def main(argv=None):
-    args = parse_args(argv)
+def train(args) -> None:
     cfg = build_config(args)
     # Data and weights are checked before any model is built.
     check_datasets(cfg)
@@ -58,6 +58,14 @@ def main(argv=None):
     init_cpu_process_group(cfg)
     runner = Runner.from_cfg(cfg)
     runner.train()
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        train(args)
+    except RepSegError as err:  # a config, dataset or checkpoint at fault
+        raise SystemExit(f'train.py: {err}') from err
 
 
 if __name__ == '__main__':

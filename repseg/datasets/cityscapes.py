@@ -25,6 +25,7 @@ from cityscapesscripts.helpers.labels import name2label
 from cityscapesscripts.preparation.json2labelImg import createLabelImage
 from mmengine.utils import track_parallel_progress, track_progress
 
+from repseg.errors import RepSegError
 from repseg.fileio import atomic_output
 
 __all__ = ['DatasetNotReadyError', 'IGNORE_INDEX', 'check_cityscapes',
@@ -42,7 +43,7 @@ IGNORE_INDEX = 255
 CLASS_WEIGHT_OFFSET = 1.10
 
 
-class DatasetNotReadyError(FileNotFoundError):
+class DatasetNotReadyError(RepSegError, FileNotFoundError):
     """A dataset is missing or not converted; the message names the path
     and the command that fixes it."""
 

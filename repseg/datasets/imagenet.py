@@ -6,11 +6,13 @@ from mmengine.fileio import (exists, get_text, isdir, join_path,
                              list_dir_or_file)
 from mmseg.registry import DATASETS
 
+from ..errors import RepSegError
+
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif',
                   '.tiff', '.webp')
 
 
-class DatasetLayoutError(ValueError):
+class DatasetLayoutError(RepSegError, ValueError):
     """A dataset folder or annotation file is missing or malformed."""
 
 

@@ -10,8 +10,9 @@ repseg.datasets.class_weights) for a config's
 import argparse
 import sys
 
-from repseg.datasets import DatasetNotReadyError, class_weights
+from repseg.datasets import class_weights
 from repseg.datasets.cityscapes import CLASS_WEIGHT_OFFSET
+from repseg.errors import RepSegError
 
 
 def main(argv=None):
@@ -26,7 +27,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         weights = class_weights(args.root, args.split, offset=args.offset)
-    except (DatasetNotReadyError, ValueError) as error:
+    except (RepSegError, ValueError) as error:  # ValueError: a bad --offset
         sys.exit(f'class_weights.py: error: {error}')
     print(f'class_weight = {weights}')
 

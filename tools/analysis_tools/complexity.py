@@ -21,6 +21,7 @@ from repseg.analysis.complexity import (CLASSIFIER_SHAPE, check_arch,
                                         config_complexity, format_paper_table,
                                         format_report)
 from repseg.cli import positive_int
+from repseg.errors import RepSegError
 from repseg.fileio import atomic_output
 from repseg.models.backbones import RepVGG
 
@@ -56,7 +57,8 @@ def main(argv=None):
                 for arch in args.arch
             ]
             text = format_paper_table(reports)
-    except ValueError as err:
+    # ValueError: the counter's own, for an arch, shape or forward pass
+    except (RepSegError, ValueError) as err:
         sys.exit(f'complexity: {err}')
     print(text)
     if args.json:

@@ -12,7 +12,8 @@ import argparse
 import os
 import sys
 
-from repseg.datasets import DatasetNotReadyError, convert_cityscapes
+from repseg.datasets import convert_cityscapes
+from repseg.errors import RepSegError
 
 
 def main(argv=None):
@@ -23,7 +24,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         convert_cityscapes(args.root, nproc=args.nproc)
-    except (DatasetNotReadyError, ValueError) as error:
+    except (RepSegError, ValueError) as error:  # ValueError: bad polygons
         sys.exit(f'convert_cityscapes.py: error: {error}')
 
 

@@ -17,8 +17,8 @@ import sys
 import torch
 
 from repseg.checkpoint import safe_load
-from repseg.convert import (CheckpointConversionError, block_type_of,
-                            convert_checkpoint)
+from repseg.convert import block_type_of, convert_checkpoint
+from repseg.errors import RepSegError
 from repseg.fileio import atomic_output
 from repseg.models.backbones import RepVGG
 
@@ -39,7 +39,7 @@ def main(argv=None):
     try:
         state, arch, deploy = convert_checkpoint(
             safe_load(args.src, map_location='cpu'), args.arch, args.src)
-    except CheckpointConversionError as err:
+    except RepSegError as err:
         sys.exit(f'convert_checkpoint: {err}')
     # None for fused weights: they load with either block_type.
     block_type = block_type_of(state)
