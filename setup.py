@@ -23,8 +23,6 @@ setup(
         'mmsegmentation==1.2.2',
         'cityscapesscripts>=2.2',
         'opencv-python',
-        # repseg/demo/report/plots.py draws the demo report's plots.
-        'matplotlib',
         # cityscapesscripts calls np.in1d, removed in numpy 2.4.
         'numpy<2.4',
         # mmcv's setup.py and mmengine import pkg_resources (gone in 82).
@@ -39,5 +37,7 @@ setup(
         # ncnn, and pnnx, which converts TorchScript traces to it; OpenVINO,
         # whose IR is converted from the ONNX export (the onnx extra).
         'deploy': ['ncnn', 'pnnx', 'openvino'],
+        # tools/run_demo.py: its report's plots (repseg.demo.report).
+        'demo': ['matplotlib'],
     },
 )

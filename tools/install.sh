@@ -20,5 +20,5 @@ if ! "$PYTHON" -c 'import mmcv.ops' 2>/dev/null; then
     echo 'install.sh: building mmcv 2.1.0 with ops (once, ~12 min on 2 cores)'
     MMCV_WITH_OPS=1 pip_install --no-build-isolation mmcv==2.1.0
 fi
-pip_install --no-build-isolation -e '.[tests,onnx,deploy]'
+pip_install --no-build-isolation -e '.[tests,onnx,deploy,demo]'
 "$PYTHON" -c 'import repseg, mmseg, mmcv.ops; print("install.sh: repseg", repseg.__version__, "ready")'

@@ -42,14 +42,16 @@ A step whose output exists is skipped, so a second run only rebuilds the
 report; once a step has run, every later one runs again (its inputs
 changed; in a lane, the rest of that lane and every step after the lanes).
 An interrupted training continues from its last checkpoint.
-The steps are defined in repseg/demo/pipeline.py.
+The models are the entries of repseg/demo/models.py (a compared model is
+one entry there); the steps are made from them in repseg/demo/pipeline.py.
 """
 import argparse
 import sys
 from pathlib import Path
 
-from repseg.demo.pipeline import Demo, DemoError
+from repseg.demo.pipeline import Demo
 from repseg.demo.report import summary
+from repseg.errors import RepSegError
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -64,14 +66,11 @@ def parse_args(argv=None):
         help='where the deployed model, evaluations, benchmark, segmented '
         'images and video and the report '
         'go (default: work_dirs/demo, with --quick work_dirs/demo_quick); '
-        'the trainings use the configs\' work dirs (work_dirs/'
-        'repvgg_a0_demo_cls, work_dirs/pspnet_repvgg_a0_demo, their '
-        'qarepvgg_a0 counterparts, work_dirs/pspnet_repvgg_a0_demo_scratch '
-        'and work_dirs/pspnet_r18_demo), with --quick folders inside this '
-        'one')
+        'the trainings use the configs\' work dirs (work_dirs/<config '
+        'name>), with --quick folders inside this one')
     parser.add_argument(
         '--restart', action='store_true',
-        help='clear the work dir and the six training work dirs first and '
+        help='clear the work dir and every training\'s work dir first and '
         'run every step (the demo datasets in data/ are kept)')
     parser.add_argument(
         '--quick', action='store_true',
@@ -88,7 +87,7 @@ def main(argv=None):
     demo = Demo(REPO, args.work_dir, quick=args.quick)
     try:
         run = demo.run(restart=args.restart)
-    except DemoError as error:
+    except RepSegError as error:
         sys.exit(f'run_demo.py: {error}')
     print('\n[run_demo] steps:')
     for name, seconds in run.timings.items():

@@ -1,111 +1,82 @@
 """The demo pipeline behind ``tools/run_demo.py`` (whose help lists the
 steps): repseg's main job on the built-in demo data, as the commands a user
 would type (the same tools, the same arguments as the README), then the
-report. ``Demo`` defines the schedules, the steps and the work dir;
-``repseg.demo.steps`` runs the steps (skipping finished ones, resuming an
-interrupted training); ``repseg.demo.report`` writes the report.
+report. ``Demo`` makes the steps of each model of ``repseg.demo.models``
+for a schedule and a work dir; ``repseg.demo.steps`` runs them (skipping
+finished ones, resuming an interrupted training); ``repseg.demo.report``
+writes the report.
 """
 import json
 import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Union
+from typing import Dict, List, Optional, Sequence, Union
 
 from mmengine.config import Config
 
+from repseg.benchmark import FAST_MODE
 from repseg.fileio import atomic_output
 from .imagenet import MARKER as IMAGENET_MARKER
-from .report import QuantizationFiles, ReportInputs, build_report
+from .models import (CLASSIFICATION, MODELS, DemoModel, QuantizationFiles,
+                     by_key, deployed_model)
+from .report import ReportInputs, build_report, check_requirements
 from .steps import (DemoError, Lanes, Plan, Step, flatten, read_step_seconds,
                     run_steps, shown)
 
-CLS_CONFIG = 'configs/demo/repvgg_a0_demo_cls.py'
-SEG_CONFIG = 'configs/demo/pspnet_repvgg_a0_demo.py'
-# SEG_CONFIG without the pretrained backbone: what pretraining adds.
-SCRATCH_CONFIG = 'configs/demo/pspnet_repvgg_a0_demo_scratch.py'
-QA_CLS_CONFIG = 'configs/demo/qarepvgg_a0_demo_cls.py'
-QA_SEG_CONFIG = 'configs/demo/pspnet_qarepvgg_a0_demo.py'
-BASELINE_CONFIG = 'configs/demo/pspnet_r18_demo.py'
 INPUT_SHAPE = ('128', '256')  # the demo's test size (H W)
-# Every model in its trained and fused form, and fused on each engine the
-# demo deploys to, as tools/deploy.py exports for it (ncnn: with the psp
-# and s2b rewrites): the report times each trained model at its fastest.
-BENCHMARK_MODES = ('unfused', 'fused', 'fused+onnx', 'fused+psp+s2b+ncnn')
+# The benchmark's name of the model as trained.
+MULTI_BRANCH = 'multi-branch'
+# tools/test.py's flag that evaluates the model as trained.
+MULTI_BRANCH_FLAG = '--multi-branch'
+# Every compared network as trained and fused, and fused on each engine the
+# demo deploys to, as tools/deploy.py exports for it: the report times each
+# compared model at its network's fastest fused row.
+BENCHMARK_MODES = (MULTI_BRANCH, 'fused', 'fused+onnx', FAST_MODE)
 # The names the blocks of lanes record their wall-clock seconds under.
 DATA = 'the demo data, two makers at a time (wall clock)'
-TRAININGS = ('the six trainings with their evaluations, two at a '
-             'time (wall clock)')
+TRAININGS = 'the trainings with their evaluations, side by side (wall clock)'
+BENCHMARK = 'benchmark fused vs multi-branch and the baselines, on each engine'
 # Written into every work dir the demo uses: --restart clears only such a
 # folder, and a quick run never mixes with a full one.
 MARKER = '.run_demo.json'
+# The training unit of each task: its schedule's length and checkpoint name.
+UNITS = {CLASSIFICATION: 'epoch', 'segmentation': 'iter'}
 
 
 @dataclass
 class Schedule:
-    """Where the training runs write and what they end with. The full
-    schedule is the configs' own; --quick cuts it (``*_options`` are the
-    tools' --cfg-options)."""
-    cls_work_dir: Path
-    seg_work_dir: Path
-    cls_checkpoint: Path
-    seg_checkpoint: Path
-    # The same for the QARepVGG-A0 pair (QA_CLS_CONFIG, QA_SEG_CONFIG).
-    qa_cls_work_dir: Path
-    qa_seg_work_dir: Path
-    qa_cls_checkpoint: Path
-    qa_seg_checkpoint: Path
-    # The segmentors trained from random weights on the same schedule:
-    # PSPNet-RepVGG-A0 (SCRATCH_CONFIG) and PSPNet-R-18 (BASELINE_CONFIG).
-    scratch_work_dir: Path
-    r18_work_dir: Path
-    scratch_checkpoint: Path
-    r18_checkpoint: Path
-    cls_options: List[str] = field(default_factory=list)
-    seg_options: List[str] = field(default_factory=list)
-    qa_seg_options: List[str] = field(default_factory=list)
-    # Both from-scratch trainings' (no pretrained checkpoint to point at).
-    scratch_options: List[str] = field(default_factory=list)
+    """The options of the steps that are not a model's: the full schedule
+    is the configs' own; --quick cuts it."""
     test_options: List[str] = field(default_factory=list)
     benchmark_options: List[str] = field(default_factory=list)
-    # tools/quantize.py --calib-images: a third of the 48 demo training
+    # tools/quantize.py --calib-images: a third of the demo training
     # images, spread over them.
     calib_images: int = 16
+    # Whether the trainings get --work-dir (the quick ones write inside the
+    # demo work dir).
     pass_work_dirs: bool = False
 
-    def train_work_dirs(self) -> List[Path]:
-        """Every training's work dir (what --restart clears)."""
-        return [self.cls_work_dir, self.seg_work_dir, self.qa_cls_work_dir,
-                self.qa_seg_work_dir, self.scratch_work_dir,
-                self.r18_work_dir]
 
-
-@dataclass
-class Quantized:
-    """Where one model's post-training INT8 steps write: the
-    tools/quantize.py folder, the FP32 and INT8 evaluations and the
-    latency runs (tools/infer.py --json) of each file."""
-    label: str
-    config: str
-    checkpoint: Path
-    out_dir: Path
-    fp32_report: Path
-    int8_report: Path
-    fp32_inference: Path
-    int8_inference: Path
-
-    @property
-    def quantize_json(self) -> Path:
-        return self.out_dir / 'quantize.json'
-
-    @property
-    def deploy_config(self) -> Path:
-        return self.out_dir / 'deploy.py'
-
-    def onnx_file(self, kind: str) -> Path:
-        """The FP32 (``kind`` 'fp32') or INT8 ('int8') ONNX model."""
-        return self.out_dir / ('deploy.int8.onnx' if kind == 'int8' else
-                               'deploy.onnx')
+FULL = Schedule()
+QUICK = Schedule(
+    # Every evaluation on the same 4 val images (drawing the overlays of
+    # every val image is the slow part of a test).
+    test_options=['--cfg-options', 'test_dataloader.dataset.indices=4'],
+    benchmark_options=['--repeat', '2', '--warmup', '1'],
+    calib_images=2, pass_work_dirs=True)
+# --quick: one short pretraining epoch (4 iterations of 32 images, validated
+# on 100) and 4 segmentation iterations validated on 4 images.
+QUICK_LENGTH = {CLASSIFICATION: 1, 'segmentation': 4}
+QUICK_CLS_OPTIONS = [
+    'train_cfg.max_epochs=1', 'train_dataloader.dataset.indices=128',
+    'val_dataloader.dataset.indices=100', 'default_hooks.logger.interval=2'
+]
+QUICK_SEG_OPTIONS = [
+    'train_cfg.max_iters=4', 'train_cfg.val_interval=4',
+    # The configs log less often: the curves need points.
+    'default_hooks.logger.interval=2', 'val_dataloader.dataset.indices=4'
+]
 
 
 @dataclass
@@ -140,11 +111,13 @@ def final_checkpoint(repo: Path, config: str, unit: str) -> Path:
 
 
 class Demo:
-    """The demo of the repository checkout at ``repo``: its steps, in the
-    work dir ``work_dir`` (default ``work_dirs/demo``, with ``quick``
-    ``work_dirs/demo_quick``), with the schedules cut when ``quick``."""
+    """The demo of the repository checkout at ``repo``: the steps of
+    ``models`` (default ``MODELS``), in the work dir ``work_dir`` (default
+    ``work_dirs/demo``, with ``quick`` ``work_dirs/demo_quick``), with the
+    schedules cut when ``quick``."""
 
-    def __init__(self, repo, work_dir=None, quick: bool = False):
+    def __init__(self, repo, work_dir=None, quick: bool = False,
+                 models: Sequence[DemoModel] = MODELS):
         self.repo = Path(repo).resolve()
         self.data = self.repo / 'data'
         self.imagenet_root = self.data / 'demo_imagenet'
@@ -153,8 +126,10 @@ class Demo:
         self.quick = quick
         default = 'work_dirs/demo_quick' if quick else 'work_dirs/demo'
         self.work_dir = Path(work_dir or self.repo / default).resolve()
-        self.schedule = (self.quick_schedule() if quick else
-                         self.full_schedule())
+        self.deploy_dir = self.work_dir / 'deploy'
+        self.schedule = QUICK if quick else FULL
+        self.models = self.locate(models)
+        self.deployed = deployed_model(self.models)
         self.plan = [self.data_plan()] + self.model_plan()
         self.steps = flatten(self.plan)
 
@@ -162,75 +137,68 @@ class Demo:
         """``path`` as a command shows it (relative to the repository)."""
         return shown(path, self.repo)
 
-    # ------------------------------------------------------------ schedules
-    def full_schedule(self) -> Schedule:
-        """The configs' own work dirs and schedules, and the final
-        checkpoints those schedules end with."""
-        cls, qa_cls = (final_checkpoint(self.repo, config, 'epoch')
-                       for config in (CLS_CONFIG, QA_CLS_CONFIG))
-        seg, qa_seg, scratch, r18 = (
-            final_checkpoint(self.repo, config, 'iter') for config in (
-                SEG_CONFIG, QA_SEG_CONFIG, SCRATCH_CONFIG, BASELINE_CONFIG))
-        return Schedule(
-            cls.parent, seg.parent, cls, seg, qa_cls.parent, qa_seg.parent,
-            qa_cls, qa_seg, scratch_work_dir=scratch.parent,
-            r18_work_dir=r18.parent, scratch_checkpoint=scratch,
-            r18_checkpoint=r18)
+    # ---------------------------------------------------------- the models
+    def locate(self, models: Sequence[DemoModel]) -> List[DemoModel]:
+        """``models`` with where their steps write set for this schedule.
+        Pretraining models come before the models that start from them."""
+        located = []
+        for model in models:
+            work_dir, checkpoint = self.training_output(model)
+            pretrained = (None if model.pretrained_from is None else
+                          by_key(located, model.pretrained_from).checkpoint)
+            located.append(model.located(
+                work_dir=work_dir, checkpoint=checkpoint,
+                options=self.training_options(model, pretrained),
+                evaluation=self.evaluation_report(model),
+                quantization=(QuantizationFiles.under(
+                    self.work_dir / 'quantize', model.key)
+                    if model.quantized else None)))
+        return located
 
-    def quick_schedule(self) -> Schedule:
-        """One short pretraining epoch, 4 segmentation iterations and 4 val
-        images, and 2 calibration images, in work dirs under the work dir,
-        for both model pairs and both segmentors trained from scratch."""
-        cls_dir = self.work_dir / 'repvgg_a0_demo_cls'
-        seg_dir = self.work_dir / 'pspnet_repvgg_a0_demo'
-        qa_cls_dir = self.work_dir / 'qarepvgg_a0_demo_cls'
-        qa_seg_dir = self.work_dir / 'pspnet_qarepvgg_a0_demo'
-        scratch_dir = self.work_dir / 'pspnet_repvgg_a0_demo_scratch'
-        r18_dir = self.work_dir / 'pspnet_r18_demo'
-        cls_checkpoint = cls_dir / 'epoch_1.pth'
-        qa_cls_checkpoint = qa_cls_dir / 'epoch_1.pth'
-        return Schedule(
-            cls_dir, seg_dir, cls_checkpoint, seg_dir / 'iter_4.pth',
-            qa_cls_dir, qa_seg_dir, qa_cls_checkpoint,
-            qa_seg_dir / 'iter_4.pth',
-            scratch_work_dir=scratch_dir, r18_work_dir=r18_dir,
-            scratch_checkpoint=scratch_dir / 'iter_4.pth',
-            r18_checkpoint=r18_dir / 'iter_4.pth',
-            cls_options=[
-                'train_cfg.max_epochs=1',
-                # 4 iterations of 32 images, validated on 100.
-                'train_dataloader.dataset.indices=128',
-                'val_dataloader.dataset.indices=100',
-                'default_hooks.logger.interval=2'
-            ],
-            seg_options=self.quick_seg_options(cls_checkpoint),
-            qa_seg_options=self.quick_seg_options(qa_cls_checkpoint),
-            scratch_options=self.quick_seg_options(),
-            # Every evaluation on the same 4 val images (drawing the
-            # overlays of every val image is the slow part of a test).
-            test_options=['--cfg-options',
-                          'test_dataloader.dataset.indices=4'],
-            benchmark_options=['--repeat', '2', '--warmup', '1'],
-            calib_images=2,
-            pass_work_dirs=True)
+    def training_output(self, model: DemoModel):
+        """The training's work dir and final checkpoint: the config's own
+        (full), or a folder named like the config in the work dir
+        (quick)."""
+        unit = UNITS[model.task]
+        if not self.quick:
+            checkpoint = final_checkpoint(self.repo, model.config, unit)
+            return checkpoint.parent, checkpoint
+        work_dir = self.work_dir / Path(model.config).stem
+        return work_dir, work_dir / f'{unit}_{QUICK_LENGTH[model.task]}.pth'
 
-    def quick_seg_options(self,
-                          cls_checkpoint: Optional[Path] = None) -> List[str]:
-        """4 segmentation iterations, from the quick ``cls_checkpoint`` when
-        given (None: a training from scratch). The segmentation config
-        copies its ``pretrained_checkpoint`` into
-        model.backbone.init_cfg.checkpoint when it is read, so that key is
-        what points at the quick epoch_1.pth."""
-        options = [
-            'train_cfg.max_iters=4', 'train_cfg.val_interval=4',
-            # The config logs every 20 iterations: the curve needs points.
-            'default_hooks.logger.interval=2',
-            'val_dataloader.dataset.indices=4'
-        ]
-        if cls_checkpoint is not None:
+    def training_options(self, model: DemoModel,
+                         pretrained: Optional[Path]) -> List[str]:
+        """tools/train.py's --cfg-options: none for the full schedule; the
+        quick cut, and for a pretrained segmentor its quick pretraining's
+        checkpoint. The segmentation config copies its
+        ``pretrained_checkpoint`` into model.backbone.init_cfg.checkpoint
+        when it is read, so that key is what points at it."""
+        if not self.quick:
+            return []
+        if model.task == CLASSIFICATION:
+            return list(QUICK_CLS_OPTIONS)
+        options = list(QUICK_SEG_OPTIONS)
+        if pretrained is not None:
             options.append('model.backbone.init_cfg.checkpoint='
-                           f'{self.shown(cls_checkpoint)}')
+                           f'{self.shown(pretrained)}')
         return options
+
+    def evaluation_report(self, model: DemoModel) -> Optional[Path]:
+        """Where a compared model's fused evaluation goes."""
+        if not model.compared:
+            return None
+        name = 'fused' if model.deployed else model.key
+        return self.work_dir / f'test_{name}.json'
+
+    def train_work_dirs(self) -> List[Path]:
+        """Every training's work dir (what --restart clears)."""
+        return [model.work_dir for model in self.models]
+
+    def lanes(self) -> List[List[DemoModel]]:
+        """The models of each training lane, in order."""
+        count = 1 + max(model.lane for model in self.models)
+        return [[model for model in self.models if model.lane == lane]
+                for lane in range(count)]
 
     # ---------------------------------------------------------------- steps
     def data_plan(self) -> Lanes:
@@ -262,15 +230,44 @@ class Demo:
                  invalidates_later=False),
         ]])
 
-    def train_step(self, name, config, work_dir, checkpoint,
-                   options) -> Step:
-        args = [config]
+    def model_plan(self) -> Plan:
+        """The training lanes side by side, each its models' trainings and
+        then what needs no idle cores: their fusion, evaluations and
+        quantization. Then, on idle cores, what is timed: the benchmark and
+        the tools/infer.py runs."""
+        return [
+            Lanes(TRAININGS, [self.lane_steps(lane)
+                              for lane in self.lanes()]),
+            self.benchmark_step(),
+        ] + self.inference_steps() + [
+            step for model in self.models if model.quantized
+            for step in self.timing_steps(model)]
+
+    def lane_steps(self, models: List[DemoModel]) -> List[Step]:
+        """A lane: its models' trainings in order, then their evaluations,
+        then their quantizations."""
+        return ([self.train_step(model) for model in models]
+                + [step for model in models
+                   for step in self.evaluation_steps(model)]
+                + [step for model in models if model.quantized
+                   for step in self.quantize_steps(model)])
+
+    def train_step(self, model: DemoModel) -> Step:
+        args = [model.config]
         if self.schedule.pass_work_dirs:
-            args += ['--work-dir', self.shown(work_dir)]
-        if options:
-            args += ['--cfg-options'] + options
-        return Step(name, tool('train', *args), [checkpoint],
-                    resumable_work_dir=work_dir)
+            args += ['--work-dir', self.shown(model.work_dir)]
+        if model.options:
+            args += ['--cfg-options'] + model.options
+        return Step(self.train_step_name(model), tool('train', *args),
+                    [model.checkpoint], resumable_work_dir=model.work_dir)
+
+    @staticmethod
+    def train_step_name(model: DemoModel) -> str:
+        if model.task == CLASSIFICATION:
+            return f'pretrain {model.name} on the classification demo'
+        if model.pretrained_from is not None:
+            return f'train {model.name} on the Cityscapes-format demo'
+        return f'train {model.name} from scratch (the same schedule)'
 
     def evaluation_step(self, name: str, config: str, checkpoint: str,
                         report: Path, log_name: str, *options) -> Step:
@@ -286,163 +283,105 @@ class Demo:
                          *self.schedule.test_options),
                     [report])
 
-    def model_plan(self) -> Plan:
-        """Two lanes, each its trainings (pretraining first) and then what
-        needs no idle cores: fusion, evaluations and quantization of its
-        models. Then, on idle cores, what is timed: the benchmark and the
-        tools/infer.py runs."""
-        return [
-            Lanes(TRAININGS, [self.repvgg_lane(), self.qa_lane()]),
-            self.benchmark_step(),
-        ] + self.inference_steps() + [
-            step for quantized in self.quantized()
-            for step in self.timing_steps(quantized)]
+    def evaluation_steps(self, model: DemoModel) -> List[Step]:
+        """A compared model evaluated fused (as tools/test.py does by
+        default); the deployed one fused by tools/deploy.py first, and
+        evaluated as trained too."""
+        if model.deployed:
+            return self.deployment_steps(model)
+        if not model.compared:
+            return []
+        return [self.evaluation_step(
+            f'evaluate {model.name} {model.init} (fused)', model.config,
+            self.shown(model.checkpoint), model.evaluation,
+            model.evaluation.stem)]
 
-    def repvgg_lane(self) -> List[Step]:
-        """RepVGG-A0 pretraining, PSPNet-RepVGG-A0 from it and from scratch,
-        the fused model (deploy) and the evaluations of all three forms,
-        and the A0's INT8 quantization."""
-        schedule, work_dir, shown = self.schedule, self.work_dir, self.shown
-        ckpt = shown(schedule.seg_checkpoint)
-        deploy_dir = work_dir / 'deploy'
-        repvgg, _ = self.quantized()
+    def deployment_steps(self, model: DemoModel) -> List[Step]:
+        """Fuse the model (and export ONNX at the test size: PSPNet's
+        pooling grid fixes its input size), evaluate the fused model (its
+        predictions kept for the report's samples) and the multi-branch
+        one."""
+        work_dir, shown = self.work_dir, self.shown
+        deploy_dir = self.deploy_dir
+        checkpoint = shown(model.checkpoint)
         return [
-            self.train_step('pretrain RepVGG-A0 on the classification demo',
-                            CLS_CONFIG, schedule.cls_work_dir,
-                            schedule.cls_checkpoint, schedule.cls_options),
-            self.train_step(
-                'train PSPNet-RepVGG-A0 on the Cityscapes-format demo',
-                SEG_CONFIG, schedule.seg_work_dir, schedule.seg_checkpoint,
-                schedule.seg_options),
-            self.train_step(
-                'train PSPNet-RepVGG-A0 from scratch (the same schedule)',
-                SCRATCH_CONFIG, schedule.scratch_work_dir,
-                schedule.scratch_checkpoint, schedule.scratch_options),
-            # The ONNX model is exported at the test size: PSPNet's pooling
-            # grid fixes its input size.
             Step('fuse the trained model (deploy)',
-                 tool('deploy', SEG_CONFIG, ckpt, shown(deploy_dir),
+                 tool('deploy', model.config, checkpoint, shown(deploy_dir),
                       '--shape', *INPUT_SHAPE, '--onnx'),
                  [deploy_dir / 'deploy.json', deploy_dir / 'deploy.onnx']),
             Step('evaluate the fused model',
                  tool('test', shown(deploy_dir / 'deploy.py'),
                       shown(deploy_dir / 'deploy.pth'),
-                      '--report', shown(work_dir / 'test_fused.json'),
+                      '--report', shown(model.evaluation),
                       '--out', shown(work_dir / 'predictions'),
                       '--show-dir', shown(work_dir / 'show'),
-                      '--work-dir', shown(work_dir / 'logs' / 'test_fused'),
-                      *schedule.test_options),
-                 [work_dir / 'predictions', work_dir / 'test_fused.json']),
+                      '--work-dir', shown(work_dir / 'logs' /
+                                          model.evaluation.stem),
+                      *self.schedule.test_options),
+                 [work_dir / 'predictions', model.evaluation]),
             self.evaluation_step(
-                'evaluate the multi-branch model', SEG_CONFIG, ckpt,
-                work_dir / 'test_multibranch.json', 'test_multibranch',
-                '--no-reparam'),
-            # Fused, as tools/test.py evaluates by default.
-            self.evaluation_step(
-                'evaluate PSPNet-RepVGG-A0 from scratch (fused)',
-                SCRATCH_CONFIG, shown(schedule.scratch_checkpoint),
-                work_dir / 'test_scratch.json', 'test_scratch'),
-        ] + self.quantize_steps(repvgg)
-
-    def qa_lane(self) -> List[Step]:
-        """The QARepVGG-A0 pair, trained like the RepVGG-A0 one, and the
-        PSPNet-R-18 baseline; the baseline's evaluation and the QA model's
-        INT8 quantization."""
-        schedule = self.schedule
-        _, qarepvgg = self.quantized()
-        return self.qa_training_steps() + [
-            self.train_step(
-                'train the PSPNet-R-18 baseline (the same schedule)',
-                BASELINE_CONFIG, schedule.r18_work_dir,
-                schedule.r18_checkpoint, schedule.scratch_options),
-            self.evaluation_step(
-                'evaluate the PSPNet-R-18 baseline (fused)', BASELINE_CONFIG,
-                self.shown(schedule.r18_checkpoint),
-                self.work_dir / 'test_r18.json', 'test_r18'),
-        ] + self.quantize_steps(qarepvgg)
-
-    def benchmark_step(self) -> Step:
-        """Both networks in every form, on each engine. The baseline is
-        timed with random weights: speed does not depend on them."""
-        shown, work_dir = self.shown, self.work_dir
-        return Step(
-            'benchmark fused vs multi-branch vs ResNet-18, on each engine',
-            tool('analysis_tools/benchmark', SEG_CONFIG,
-                 shown(self.schedule.seg_checkpoint),
-                 '--modes', *BENCHMARK_MODES,
-                 '--baselines', BASELINE_CONFIG,
-                 '--shape', *INPUT_SHAPE, '--batch-size', '1',
-                 '--reference', 'pspnet_repvgg_a0_demo:unfused',
-                 *self.schedule.benchmark_options,
-                 '--json', shown(work_dir / 'benchmark.json')),
-            [work_dir / 'benchmark.json'])
-
-    def qa_training_steps(self) -> List[Step]:
-        """The QARepVGG-A0 pair, trained like the RepVGG-A0 one."""
-        schedule = self.schedule
-        return [
-            self.train_step(
-                'pretrain QARepVGG-A0 on the classification demo',
-                QA_CLS_CONFIG, schedule.qa_cls_work_dir,
-                schedule.qa_cls_checkpoint, schedule.cls_options),
-            self.train_step(
-                'train PSPNet-QARepVGG-A0 on the Cityscapes-format demo',
-                QA_SEG_CONFIG, schedule.qa_seg_work_dir,
-                schedule.qa_seg_checkpoint, schedule.qa_seg_options),
+                'evaluate the multi-branch model', model.config, checkpoint,
+                self.multi_branch_report(), 'test_multibranch',
+                MULTI_BRANCH_FLAG),
         ]
 
-    def quantized(self) -> List[Quantized]:
-        """Both trained segmentors and where their INT8 steps write.
-        tools/quantize.py replaces its whole folder, so the evaluations and
-        latency runs lie beside it."""
-        root = self.work_dir / 'quantize'
-        models = (('RepVGG-A0', 'repvgg_a0', SEG_CONFIG,
-                   self.schedule.seg_checkpoint),
-                  ('QARepVGG-A0', 'qarepvgg_a0', QA_SEG_CONFIG,
-                   self.schedule.qa_seg_checkpoint))
-        return [Quantized(label, config, checkpoint, root / key,
-                          root / f'{key}_test_fp32.json',
-                          root / f'{key}_test_int8.json',
-                          root / f'{key}_infer_fp32.json',
-                          root / f'{key}_infer_int8.json')
-                for label, key, config, checkpoint in models]
+    def multi_branch_report(self) -> Path:
+        return self.work_dir / 'test_multibranch.json'
 
-    def quantize_steps(self, q: Quantized) -> List[Step]:
+    def benchmark_step(self) -> Step:
+        """The deployed model in every mode, beside every other compared
+        network (the baselines, timed with random weights: speed does not
+        depend on them), on each engine."""
+        deployed = self.deployed
+        baselines = list(dict.fromkeys(
+            model.benchmark_config or model.config for model in self.models
+            if model.compared and model.network != deployed.network))
+        return Step(
+            BENCHMARK,
+            tool('analysis_tools/benchmark', deployed.config,
+                 self.shown(deployed.checkpoint),
+                 '--modes', *BENCHMARK_MODES, '--baselines', *baselines,
+                 '--shape', *INPUT_SHAPE, '--batch-size', '1',
+                 '--reference', f'{deployed.network}:{MULTI_BRANCH}',
+                 *self.schedule.benchmark_options,
+                 '--json', self.shown(self.benchmark_json())),
+            [self.benchmark_json()])
+
+    def benchmark_json(self) -> Path:
+        return self.work_dir / 'benchmark.json'
+
+    def quantize_steps(self, model: DemoModel) -> List[Step]:
         """Quantize one model (tools/quantize.py, calibrated on training
         images) and evaluate its FP32 and INT8 ONNX files with the same
         metric (tools/test.py)."""
-        shown, schedule = self.shown, self.schedule
-        key = q.out_dir.name
-        steps = [Step(f'quantize PSPNet-{q.label} (INT8)',
-                      tool('quantize', q.config, shown(q.checkpoint),
+        shown, q = self.shown, model.quantization
+        steps = [Step(f'quantize {model.name} (INT8)',
+                      tool('quantize', model.config, shown(model.checkpoint),
                            shown(q.out_dir), '--calib-images',
-                           schedule.calib_images),
+                           self.schedule.calib_images),
                       [q.quantize_json, q.onnx_file('int8')])]
-        reports = dict(fp32=q.fp32_report, int8=q.int8_report)
         return steps + [self.evaluation_step(
-            f'evaluate PSPNet-{q.label} {kind.upper()} (ONNX)',
-            shown(q.deploy_config), shown(q.onnx_file(kind)), reports[kind],
-            f'test_{key}_{kind}') for kind in ('fp32', 'int8')]
+            f'evaluate {model.name} {kind.upper()} (ONNX)',
+            shown(q.deploy_config), shown(q.onnx_file(kind)), q.report(kind),
+            f'test_{model.key}_{kind}') for kind in ('fp32', 'int8')]
 
-    def timing_steps(self, q: Quantized) -> List[Step]:
+    def timing_steps(self, model: DemoModel) -> List[Step]:
         """The latency of one model's FP32 and INT8 ONNX files on the val
         images (tools/infer.py, one run after the other on idle cores)."""
-        shown = self.shown
+        shown, q = self.shown, model.quantization
         val_images = shown(self.cityscapes_root / 'leftImg8bit' / 'val')
-        inferences = dict(fp32=q.fp32_inference, int8=q.int8_inference)
         return [Step(
-            f'time PSPNet-{q.label} {kind.upper()} on the val images (infer)',
+            f'time {model.name} {kind.upper()} on the val images (infer)',
             tool('infer', shown(q.deploy_config), shown(q.onnx_file(kind)),
-                 val_images, '--json', shown(inferences[kind])),
-            [inferences[kind]]) for kind in ('fp32', 'int8')]
+                 val_images, '--json', shown(q.inference(kind))),
+            [q.inference(kind)]) for kind in ('fp32', 'int8')]
 
     def inference_steps(self) -> List[Step]:
         """The deployed model on the val images and on the street video,
         as a user runs it on their own (tools/infer.py, ONNX Runtime)."""
         work_dir, shown = self.work_dir, self.shown
-        deploy_dir = work_dir / 'deploy'
-        model = [shown(deploy_dir / 'deploy.py'),
-                 shown(deploy_dir / 'deploy.onnx')]
+        model = [shown(self.deploy_dir / 'deploy.py'),
+                 shown(self.deploy_dir / 'deploy.onnx')]
         val_images = self.cityscapes_root / 'leftImg8bit' / 'val'
         return [
             Step('segment the val images (infer)',
@@ -493,7 +432,7 @@ class Demo:
                     '--restart clears only work dirs that run_demo.py made; '
                     f'{work_dir} is not one (no {MARKER})')
             self.clear(work_dir)
-            for train_dir in self.schedule.train_work_dirs():
+            for train_dir in self.train_work_dirs():
                 self.clear(train_dir)
             marker = None
         elif marker is not None and marker.get('quick') != self.quick:
@@ -509,25 +448,15 @@ class Demo:
     def report_inputs(self, step_seconds: dict) -> ReportInputs:
         work_dir = self.work_dir
         return ReportInputs(
-            work_dir=work_dir, cls_work_dir=self.schedule.cls_work_dir,
-            seg_work_dir=self.schedule.seg_work_dir,
-            scratch_work_dir=self.schedule.scratch_work_dir,
-            r18_work_dir=self.schedule.r18_work_dir,
-            deploy_json=work_dir / 'deploy' / 'deploy.json',
-            fused_report=work_dir / 'test_fused.json',
-            multibranch_report=work_dir / 'test_multibranch.json',
-            scratch_report=work_dir / 'test_scratch.json',
-            r18_report=work_dir / 'test_r18.json',
-            benchmark_json=work_dir / 'benchmark.json',
+            work_dir=work_dir, models=self.models,
+            deploy_json=self.deploy_dir / 'deploy.json',
+            multi_branch_report=self.multi_branch_report(),
+            benchmark_json=self.benchmark_json(),
             predictions_dir=work_dir / 'predictions',
             data_root=self.cityscapes_root,
             image_inference=work_dir / 'infer_val.json',
             video_inference=work_dir / 'infer_video.json',
             overlay_video=self.overlay_video(),
-            quantization={q.label: QuantizationFiles(
-                q.quantize_json, q.fp32_report, q.int8_report,
-                q.fp32_inference, q.int8_inference)
-                for q in self.quantized()},
             commands=[step.shell() for step in self.steps],
             step_seconds={name: step_seconds.get(name)
                           for name in self.timed_names()},
@@ -551,6 +480,7 @@ class Demo:
     def run(self, restart: bool = False) -> DemoRun:
         """Prepare the work dir, run the unfinished steps and write the
         report; ``DemoError`` when the demo cannot go on."""
+        check_requirements()
         self.prepare_work_dir(restart)
         start = time.monotonic()
         timings = run_steps(self.plan, self.work_dir, self.repo)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Union
 
+from repseg.errors import RepSegError
 from repseg.fileio import atomic_output
 
 # Seconds each step took when it last ran (skipped steps keep theirs).
@@ -31,7 +32,7 @@ FAILED_LOG_LINES = 40
 _RECORD_LOCK = threading.Lock()
 
 
-class DemoError(RuntimeError):
+class DemoError(RepSegError, RuntimeError):
     """The demo cannot go on; the message says why."""
 
 
@@ -68,12 +69,12 @@ class StepFailed(DemoError):
 
 @dataclass
 class Lanes:
-    """Step sequences run side by side, one process per lane. Each lane's
-    steps run in order and none reads another lane's outputs. On 2 cores
-    two 1-thread trainings side by side take 1.06-1.10 s an iteration
-    each, against 0.67-0.78 s for one 2-thread training alone (PSPNet-A0 of
-    the demo): a quarter less time for the pair. ``name`` is what the
-    wall-clock seconds of the whole block are recorded under."""
+    """Step sequences run side by side, one process per lane, the CPUs
+    shared among them: on a small machine, trainings side by side on a
+    share of the cores each finish sooner in all than one after the other
+    on every core. Each lane's steps run in order and none reads another
+    lane's outputs. ``name`` is what the wall-clock seconds of the whole
+    block are recorded under."""
     name: str
     lanes: List[List[Step]]
 

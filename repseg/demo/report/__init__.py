@@ -5,7 +5,8 @@ segmented video), as ``report.md`` with its plots and sample images, and
 
 Everything here reads files the tools wrote; nothing trains or evaluates.
 ``inputs`` says where they lie, ``figures`` reads the tools' reports
-(through ``repseg.results``) and ``logs`` the training logs; ``plots``,
+(through ``repseg.results``) and ``logs`` the training logs, for each
+model of ``ReportInputs.models``; ``plots``,
 ``samples`` and ``markdown`` draw and write what ``build_report`` puts
 together.
 """
@@ -13,13 +14,19 @@ import json
 
 from repseg.fileio import atomic_output
 from .figures import MIOU_TOLERANCE, figures
-from .inputs import QuantizationFiles, ReportInputs
+from .inputs import ReportInputs
 from .markdown import markdown, summary
-from .plots import plot_speed_vs_accuracy, plot_training_curves
+from .plots import plot_speed_vs_accuracy, plot_training_curves, pyplot
 from .samples import write_samples, write_video_strip
 
-__all__ = ['MIOU_TOLERANCE', 'QuantizationFiles', 'ReportInputs',
-           'build_report', 'summary']
+__all__ = ['MIOU_TOLERANCE', 'ReportInputs', 'build_report',
+           'check_requirements', 'summary']
+
+
+def check_requirements() -> None:
+    """Fail now (``DemoError``), not after the steps, when what the report
+    draws with is not installed."""
+    pyplot()
 
 
 def relative(path, root) -> str:

@@ -2,13 +2,13 @@
 classes that define them (``repseg.results``): a renamed or missing key
 fails here, naming the file."""
 import datetime
-from pathlib import Path
 from typing import List, NamedTuple, Optional
 
 from repseg.results import (BenchmarkReport, BenchmarkRow, DeployReport,
                             EvaluationReport, InferenceReport, QuantizeReport,
                             ReportFormatError)
-from .inputs import QuantizationFiles, ReportInputs
+from ..models import FROM_SCRATCH, DemoModel
+from .inputs import ReportInputs
 from .logs import training_curves, val_miou_curve
 
 # Fused and multi-branch models compute the same function up to float
@@ -17,37 +17,19 @@ MIOU_TOLERANCE = 0.01
 # What the demo's evaluations must hold (tools/test.py --report on a
 # segmentation model).
 SEGMENTATION_METRICS = ('mIoU', 'mAcc', 'aAcc')
-# The model names the benchmark times the compared networks by: their
-# configs' names (both PSPNet-RepVGG-A0 trainings are one network, timed
-# once; the baseline is timed with random weights, as speed does not depend
-# on them).
-A0_MODEL = 'pspnet_repvgg_a0_demo'
-R18_MODEL = 'pspnet_r18_demo'
+# The benchmark's forms of a model as trained (``unfused``: older reports).
+MULTI_BRANCH_FORMS = ('multi-branch', 'unfused')
 
 
 class ToolReports(NamedTuple):
-    """The tools' reports the demo report is made from: the evaluations of
-    the pretrained PSPNet-RepVGG-A0 (fused and multi-branch) and of the
-    segmentors trained from scratch (fused), deploy.json and the
-    benchmark."""
-    fused: EvaluationReport
-    multibranch: EvaluationReport
-    scratch: EvaluationReport
-    r18: EvaluationReport
+    """The tools' reports the demo report is made from: the fused
+    evaluation of each compared model (``ReportInputs.compared``' order),
+    the multi-branch evaluation of the deployed one, its deploy.json and
+    the benchmark."""
+    evaluations: List[EvaluationReport]
+    multi_branch: EvaluationReport
     deploy: DeployReport
     benchmark: BenchmarkReport
-
-
-class Compared(NamedTuple):
-    """One trained segmentor of the pretraining and baseline comparison:
-    its name, how its backbone started, its fused evaluation, its
-    training's work dir (its logs) and the benchmark's name for its
-    network."""
-    model: str
-    init: str
-    evaluation: EvaluationReport
-    work_dir: Path
-    benchmark_model: str
 
 
 def load_segmentation_evaluation(path) -> EvaluationReport:
@@ -70,6 +52,11 @@ def is_fused(mode: str) -> bool:
     return mode.split('+')[0] == 'fused'
 
 
+def is_multi_branch(mode: str) -> bool:
+    """Whether a benchmark mode is the model as trained, in PyTorch."""
+    return mode in MULTI_BRANCH_FORMS
+
+
 def fastest_fused_row(benchmark: BenchmarkReport,
                       model: str) -> Optional[BenchmarkRow]:
     """The lowest-median row among ``model``'s fused rows (None: it has
@@ -88,12 +75,12 @@ def multiply_adds(benchmark: BenchmarkReport, model: str) -> Optional[int]:
                  if row.model == model and row.mode == 'fused'), None)
 
 
-def load_benchmark(path) -> BenchmarkReport:
+def load_benchmark(path, networks: List[str]) -> BenchmarkReport:
     """The benchmark JSON; each compared network must have a fused row
     there (the comparison times it by one)."""
     benchmark = BenchmarkReport.load(path)
-    missing = [model for model in (A0_MODEL, R18_MODEL)
-               if fastest_fused_row(benchmark, model) is None]
+    missing = [network for network in dict.fromkeys(networks)
+               if fastest_fused_row(benchmark, network) is None]
     if missing:
         raise ReportFormatError(
             f'{path}: no fused row of {missing} (it has rows '
@@ -102,28 +89,16 @@ def load_benchmark(path) -> BenchmarkReport:
 
 
 def load_tool_reports(inputs: ReportInputs) -> ToolReports:
-    """Read deploy.json, the four evaluations and the benchmark JSON."""
-    load = load_segmentation_evaluation
+    """Read deploy.json, the evaluations of the compared models and of the
+    multi-branch deployed model, and the benchmark JSON."""
+    compared = inputs.compared
     return ToolReports(
-        fused=load(inputs.fused_report),
-        multibranch=load(inputs.multibranch_report),
-        scratch=load(inputs.scratch_report), r18=load(inputs.r18_report),
+        evaluations=[load_segmentation_evaluation(model.evaluation)
+                     for model in compared],
+        multi_branch=load_segmentation_evaluation(inputs.multi_branch_report),
         deploy=DeployReport.load(inputs.deploy_json),
-        benchmark=load_benchmark(inputs.benchmark_json))
-
-
-def compared(inputs: ReportInputs, reports: ToolReports) -> List[Compared]:
-    """The comparison's rows, in order: PSPNet-RepVGG-A0 pretrained and
-    from scratch on the same schedule (what pretraining adds), and the
-    PSPNet-R-18 baseline, from scratch on that schedule too (it has no
-    pretrained backbone)."""
-    return [
-        Compared('PSPNet-RepVGG-A0', 'pretrained', reports.fused,
-                 inputs.seg_work_dir, A0_MODEL),
-        Compared('PSPNet-RepVGG-A0', 'from scratch', reports.scratch,
-                 inputs.scratch_work_dir, A0_MODEL),
-        Compared('PSPNet-R-18', 'from scratch', reports.r18,
-                 inputs.r18_work_dir, R18_MODEL)]
+        benchmark=load_benchmark(inputs.benchmark_json,
+                                 [model.network for model in compared]))
 
 
 def summary_metrics(report: EvaluationReport) -> dict:
@@ -132,22 +107,30 @@ def summary_metrics(report: EvaluationReport) -> dict:
 
 
 def miou_comparison(fused: EvaluationReport,
-                    multibranch: EvaluationReport) -> dict:
+                    multi_branch: EvaluationReport) -> dict:
     """The summary metrics of both evaluations and whether they agree."""
-    difference = abs(fused.metric('mIoU') - multibranch.metric('mIoU'))
+    difference = abs(fused.metric('mIoU') - multi_branch.metric('mIoU'))
     return dict(
         fused=summary_metrics(fused),
-        multi_branch=summary_metrics(multibranch),
+        multi_branch=summary_metrics(multi_branch),
         difference=round(difference, 4),
         agree=difference <= MIOU_TOLERANCE,
         tolerance=MIOU_TOLERANCE)
 
 
-def per_class_table(reports: ToolReports) -> List[list]:
-    """``[[class, fused, multi-branch, from-scratch, R-18 IoU], ...]``."""
-    others = (reports.multibranch, reports.scratch, reports.r18)
-    return [[name, iou] + [other.per_class.get(name) for other in others]
-            for name, iou in reports.fused.per_class.items()]
+def per_class_figures(inputs: ReportInputs, reports: ToolReports) -> dict:
+    """The per-class IoU table: its columns (the deployed model fused and
+    multi-branch, then every other compared model, fused) and its rows
+    ``[class, IoU per column ...]``."""
+    deployed, *others = inputs.compared
+    columns = [f'{deployed.label}, fused', f'{deployed.label}, multi-branch'
+               ] + [model.label for model in others]
+    fused, *other_reports = reports.evaluations
+    tables = [reports.multi_branch] + other_reports
+    return dict(
+        per_class_columns=columns,
+        per_class_iou=[[name, iou] + [t.per_class.get(name) for t in tables]
+                       for name, iou in fused.per_class.items()])
 
 
 def benchmark_row(row: BenchmarkRow) -> dict:
@@ -161,46 +144,54 @@ def benchmark_row(row: BenchmarkRow) -> dict:
                 speedup=row.speedup, max_rel_diff=row.max_rel_diff)
 
 
-def tool_figures(reports: ToolReports) -> dict:
+def tool_figures(inputs: ReportInputs, reports: ToolReports) -> dict:
     """The figures that come from the tools' reports."""
     benchmark = reports.benchmark
     return dict(
-        accuracy=miou_comparison(reports.fused, reports.multibranch),
-        per_class_iou=per_class_table(reports),
+        accuracy=miou_comparison(reports.evaluations[0],
+                                 reports.multi_branch),
+        **per_class_figures(inputs, reports),
         equivalence=reports.deploy.to_dict(),
         benchmark=dict(environment=benchmark.environment,
                        reference=benchmark.reference,
                        rows=[benchmark_row(row) for row in benchmark.rows]))
 
 
-def comparison_row(run: Compared, benchmark: BenchmarkReport) -> dict:
-    """One trained segmentor: its fused evaluation, its network's
+def comparison_row(model: DemoModel, evaluation: EvaluationReport,
+                   benchmark: BenchmarkReport) -> dict:
+    """One compared model: its fused evaluation, its network's
     multiply-adds per image and the benchmark row it is timed by, its
     network's fastest fused row."""
-    return dict(model=run.model, init=run.init,
-                metrics=summary_metrics(run.evaluation),
-                per_class=dict(run.evaluation.per_class),
-                multiply_adds=multiply_adds(benchmark, run.benchmark_model),
+    return dict(model=model.name, init=model.init,
+                metrics=summary_metrics(evaluation),
+                per_class=dict(evaluation.per_class),
+                multiply_adds=multiply_adds(benchmark, model.network),
                 timed_by=benchmark_row(
-                    fastest_fused_row(benchmark, run.benchmark_model)))
+                    fastest_fused_row(benchmark, model.network)))
 
 
-def comparison_figures(runs: List[Compared],
-                       benchmark: BenchmarkReport) -> dict:
-    """The comparison's rows, the mIoU points pretraining adds (pretrained
-    minus from scratch, the same schedule), and PSPNet-R-18's latency
-    (each at its fastest fused row) and multiply-adds over
-    PSPNet-RepVGG-A0's."""
-    rows = [comparison_row(run, benchmark) for run in runs]
-    pretrained, scratch, r18 = rows
-    return dict(
-        comparison=rows,
-        pretraining_gain=difference(pretrained['metrics']['mIoU'],
-                                    scratch['metrics']['mIoU']),
-        r18_latency_ratio=ratio(r18['timed_by']['latency_ms'],
-                                pretrained['timed_by']['latency_ms']),
-        r18_multiply_adds_ratio=ratio(r18['multiply_adds'],
-                                      pretrained['multiply_adds']))
+def comparison_figures(inputs: ReportInputs, reports: ToolReports) -> dict:
+    """The comparison's rows, the deployed model's first, each with its
+    latency and multiply-adds over the deployed model's (each at its
+    fastest fused row); and the mIoU points pretraining adds (the deployed
+    model minus its network from scratch on the same schedule; None
+    without such a model)."""
+    rows = [comparison_row(model, evaluation, reports.benchmark)
+            for model, evaluation in zip(inputs.compared,
+                                         reports.evaluations)]
+    deployed = rows[0]
+    for row in rows:
+        row['latency_ratio'] = ratio(row['timed_by']['latency_ms'],
+                                     deployed['timed_by']['latency_ms'])
+        row['multiply_adds_ratio'] = ratio(row['multiply_adds'],
+                                           deployed['multiply_adds'])
+    scratch = next((row for model, row in zip(inputs.compared, rows)
+                    if model.init == FROM_SCRATCH
+                    and model.network == inputs.deployed.network), None)
+    gain = None if scratch is None or inputs.deployed.init == FROM_SCRATCH \
+        else difference(deployed['metrics']['mIoU'],
+                        scratch['metrics']['mIoU'])
+    return dict(comparison=rows, pretraining_gain=gain)
 
 
 def inference_row(report: InferenceReport) -> dict:
@@ -242,11 +233,12 @@ def difference(minuend: Optional[float],
     return round(minuend - subtrahend, 4)
 
 
-def quantization_row(label: str, files: QuantizationFiles) -> dict:
+def quantization_row(model: DemoModel) -> dict:
     """One model's FP32 / INT8 row: the mIoU of both ONNX files and the
     drop, how far the INT8 logits and classes are from the FP32 ones on the
     calibration images (quantize.json), both median latencies and the INT8
     speed-up (FP32 latency / INT8 latency)."""
+    files = model.quantization
     quantized = QuantizeReport.load(files.quantize_json)
     fp32 = load_segmentation_evaluation(files.fp32_report)
     int8 = load_segmentation_evaluation(files.int8_report)
@@ -254,7 +246,7 @@ def quantization_row(label: str, files: QuantizationFiles) -> dict:
     int8_run = InferenceReport.load(files.int8_inference)
     fp32_miou, int8_miou = fp32.metric('mIoU'), int8.metric('mIoU')
     return dict(
-        model=label, fp32_miou=fp32_miou, int8_miou=int8_miou,
+        model=model.name, fp32_miou=fp32_miou, int8_miou=int8_miou,
         miou_drop=difference(fp32_miou, int8_miou),
         evaluated_backends=[fp32.backend, int8.backend],
         int8_max_rel_diff=quantized.int8_max_rel_diff,
@@ -271,38 +263,39 @@ def quantization_row(label: str, files: QuantizationFiles) -> dict:
 
 
 def quantization_figures(inputs: ReportInputs) -> dict:
-    """``{'quantization': [row, ...]}`` (one row per model, in the inputs'
-    order), or nothing when the inputs name no quantized model."""
-    if not inputs.quantization:
+    """``{'quantization': [row, ...]}`` (one row per quantized model, in
+    order), or nothing when no model is quantized."""
+    if not inputs.quantized:
         return {}
-    return dict(quantization=[quantization_row(label, files)
-                              for label, files in
-                              inputs.quantization.items()])
+    return dict(quantization=[quantization_row(model)
+                              for model in inputs.quantized])
 
 
-def training_figures(inputs: ReportInputs, runs: List[Compared]) -> dict:
-    """The training curves, and the val mIoU curve of each compared run
-    (``'<model>, <init>'``: curve)."""
-    training = training_curves(Path(inputs.cls_work_dir),
-                               Path(inputs.seg_work_dir))
+def training_figures(inputs: ReportInputs) -> dict:
+    """The deployed model's training curves and its pretraining's, and the
+    val mIoU curve of each compared model (``'<model>, <init>'``:
+    curve)."""
+    pretraining = inputs.pretraining
+    training = training_curves(
+        None if pretraining is None else pretraining.work_dir,
+        inputs.deployed.work_dir)
     training['compared_val_miou'] = {
-        f'{run.model}, {run.init}': val_miou_curve(run.work_dir)
-        for run in runs}
+        model.label: val_miou_curve(model.work_dir)
+        for model in inputs.compared}
     return training
 
 
 def figures(inputs: ReportInputs) -> dict:
     """Every figure of the report, as ``report.json`` holds them."""
     reports = load_tool_reports(inputs)
-    runs = compared(inputs, reports)
     return dict(
         quick=inputs.quick,
         generated=datetime.datetime.now().isoformat(timespec='seconds'),
-        **tool_figures(reports),
-        **comparison_figures(runs, reports.benchmark),
+        **tool_figures(inputs, reports),
+        **comparison_figures(inputs, reports),
         **inference_figures(inputs),
         **quantization_figures(inputs),
-        training=training_figures(inputs, runs),
+        training=training_figures(inputs),
         step_seconds=inputs.step_seconds,
         side_by_side_steps=inputs.side_by_side_steps,
         training_steps=inputs.training_steps,

@@ -2,7 +2,7 @@
 of each run, with the run's config beside it)."""
 import json
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 from mmengine.config import Config
 
@@ -57,12 +57,15 @@ def val_miou_curve(seg_work_dir: Path) -> List[list]:
     return curve(read_scalars(seg_work_dir)['val'], 'mIoU')
 
 
-def training_curves(cls_work_dir: Path, seg_work_dir: Path) -> dict:
+def training_curves(cls_work_dir: Optional[Path],
+                    seg_work_dir: Path) -> dict:
     """Loss and validation metric over steps, of the segmentation training
     (steps are iterations) and of the classification pretraining (loss per
-    iteration, accuracy per epoch), from their logs."""
+    iteration, accuracy per epoch; empty without ``cls_work_dir``), from
+    their logs."""
     seg = read_scalars(seg_work_dir)
-    cls = read_scalars(cls_work_dir)
+    cls = (read_scalars(cls_work_dir) if cls_work_dir is not None else
+           dict(train={}, val={}))
     return dict(
         segmentation=dict(loss=curve(seg['train'], 'loss'),
                           val_miou=curve(seg['val'], 'mIoU')),

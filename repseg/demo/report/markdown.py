@@ -12,11 +12,11 @@ def fmt(value, digits: int = 2) -> str:
 def accuracy_section(report: dict) -> List[str]:
     acc = report['accuracy']
     verdict = ('They agree' if acc['agree'] else
-               '**They do not agree: re-parameterization changed the model**')
+               '**They do not agree: fusion changed the model**')
     lines = ['## Accuracy: fused vs multi-branch', '',
              '| model | mIoU | mAcc | aAcc |', '|---|---|---|---|']
-    for label, key in (('fused (re-parameterized, deploy.pth)', 'fused'),
-                       ('multi-branch (as trained, --no-reparam)',
+    for label, key in (('fused (deploy.pth)', 'fused'),
+                       ('multi-branch (as trained)',
                         'multi_branch')):
         m = acc[key]
         lines.append(f"| {label} | {fmt(m['mIoU'])} | {fmt(m['mAcc'])} | "
@@ -27,52 +27,41 @@ def accuracy_section(report: dict) -> List[str]:
 
 
 def comparison_section(report: dict) -> List[str]:
-    """The trained segmentors side by side: what pretraining adds on the
-    same schedule, and PSPNet-RepVGG-A0 against the PSPNet-R-18
-    baseline, each fused and timed at its fastest path."""
+    """The compared models side by side, each fused and timed at its
+    network's fastest path: what pretraining adds on the same schedule,
+    and the deployed model against the baselines (the other networks)."""
     rows = report['comparison']
-    lines = ['## Pretraining and the ResNet-18 baseline', '',
-             'PSPNet-RepVGG-A0 trained on the same segmentation schedule '
-             '(configs/_base_/schedules/demo_300i.py, cut alike by --quick) '
-             "from the classification demo's checkpoint and from random "
-             "weights, and mmseg's PSPNet-R-18 (configs/demo/"
-             'pspnet_r18_demo.py) on that schedule from random weights. Each '
-             'is evaluated fused (tools/test.py) and timed at the fastest '
-             'fused row of the benchmark below (fused: PyTorch; fused+onnx: '
-             'ONNX Runtime; fused+ncnn: ncnn); both PSPNet-RepVGG-A0 rows '
-             'are one network, timed once. G multiply-adds: per image at '
-             "the benchmark's input, as the eager fused model computes "
-             'them (direct convolutions).', '',
+    deployed = rows[0]
+    lines = ['## Compared models: pretraining and the baselines', '',
+             'Every segmentor trained on the same segmentation schedule '
+             '(cut alike by --quick), from the classification demo\'s '
+             'checkpoint (pretrained) or from random weights (from scratch). '
+             'Each is evaluated fused (tools/test.py) and timed at the '
+             'fastest fused row of its network in the benchmark below '
+             '(fused: PyTorch; fused+onnx: ONNX Runtime; fused+...+ncnn: '
+             'ncnn); models of one network are timed once. G multiply-adds: '
+             "per image at the benchmark's input, as the eager fused model "
+             'computes them (direct convolutions). Ratios: latency and '
+             f"multiply-adds over {deployed['model']} ({deployed['init']})'s.",
+             '',
              '| model | initialized | fused mIoU | mAcc | aAcc | G '
-             'multiply-adds | fastest path | latency (ms) | images/s |',
-             '|---|---|---|---|---|---|---|---|---|']
+             'multiply-adds | fastest path | latency (ms) | images/s | '
+             'latency ratio | multiply-adds ratio |',
+             '|---|---|---|---|---|---|---|---|---|---|---|']
     for row in rows:
         m, timed = row['metrics'], row['timed_by']
         lines.append(f"| {row['model']} | {row['init']} | {fmt(m['mIoU'])} | "
                      f"{fmt(m['mAcc'])} | {fmt(m['aAcc'])} | "
                      f"{giga(row['multiply_adds'])} | {timed['mode']} "
                      f"| {fmt(timed['latency_ms'], 1)} | "
-                     f"{fmt(timed['images_per_s'], 1)} |")
-    pretrained, scratch, r18 = rows
-    gain, latency = report['pretraining_gain'], report['r18_latency_ratio']
-    lines += ['', f"Pretraining: {pretrained['model']} from the "
-              f"classification demo's checkpoint reaches "
-              f"{fmt(pretrained['metrics']['mIoU'])} mIoU, from scratch on "
-              f"the same schedule {fmt(scratch['metrics']['mIoU'])}: "
-              f"{signed(gain)} mIoU points.",
-              '', f"Baseline: {r18['model']} (from scratch) reaches "
-              f"{fmt(r18['metrics']['mIoU'])} mIoU against "
-              f"{pretrained['model']}'s {fmt(pretrained['metrics']['mIoU'])}"
-              f" pretrained and {fmt(scratch['metrics']['mIoU'])} from "
-              f"scratch; its latency is {times(latency)} "
-              f"{pretrained['model']}'s "
-              f"({fmt(r18['timed_by']['latency_ms'], 1)} ms, "
-              f"{r18['timed_by']['mode']}, against "
-              f"{fmt(pretrained['timed_by']['latency_ms'], 1)} ms, "
-              f"{pretrained['timed_by']['mode']}); it computes "
-              f"{times(report['r18_multiply_adds_ratio'])} the "
-              'multiply-adds.', '']
-    return lines
+                     f"{fmt(timed['images_per_s'], 1)} | "
+                     f"{times(row['latency_ratio'])} | "
+                     f"{times(row['multiply_adds_ratio'])} |")
+    if report['pretraining_gain'] is not None:
+        lines += ['', f"Pretraining adds {signed(report['pretraining_gain'])}"
+                  f" mIoU points to {deployed['model']} on the same "
+                  'schedule.']
+    return lines + ['']
 
 
 def giga(count) -> str:
@@ -134,14 +123,15 @@ def benchmark_section(report: dict) -> List[str]:
                      f"{fmt(row['min_latency_ms'], 1)} | "
                      f"{fmt(row['images_per_s'], 1)} | "
                      f"x{row['speedup']:.2f} | {row['max_rel_diff']:.1e} |")
-    lines += ['', 'pspnet_r18_demo is mmseg\'s PSPNet R-18 sized like the '
-              'demo (configs/demo/pspnet_r18_demo.py), timed here with random '
-              'weights (speed does not depend on them; "fused": its conv+BN '
-              'pairs folded); its mIoU is its trained checkpoint\'s (above). '
-              'fused+onnx and fused+ncnn run the fused model in ONNX Runtime '
-              'and ncnn. The plot shows each trained model, fused, at its '
-              'fastest fused row, and the multi-branch PSPNet-RepVGG-A0 at '
-              'its unfused row.', '',
+    network = report['comparison'][0]['timed_by']['name']
+    baselines = sorted({row['timed_by']['name'] for row in report['comparison']
+                        } - {network})
+    lines += ['', f"The baselines ({', '.join(baselines) or 'none'}) are "
+              'timed with random weights (speed does not depend on them; '
+              '"fused": their conv+BN pairs folded); their mIoU is their '
+              "trained checkpoints' (above). The plot shows each compared "
+              'model, fused, at its fastest fused row, and '
+              f'{network} as trained at its multi-branch row.', '',
               '![speed vs accuracy](speed_vs_accuracy.png)', '']
     return lines
 
@@ -220,7 +210,9 @@ def training_section(report: dict) -> List[str]:
     cls = report['training']['classification']
     lines = ['## Training', '']
     if seg['loss']:
-        lines.append('Segmentation (PSPNet-RepVGG-A0, pretrained): loss '
+        deployed = report['comparison'][0]
+        lines.append(f"Segmentation ({deployed['model']}, "
+                     f"{deployed['init']}): loss "
                      f"{seg['loss'][0][1]:.3f} at "
                      f"iteration {seg['loss'][0][0]}, {seg['loss'][-1][1]:.3f}"
                      f" at iteration {seg['loss'][-1][0]}.")
@@ -234,9 +226,10 @@ def training_section(report: dict) -> List[str]:
 
 
 def per_class_section(report: dict) -> List[str]:
+    columns = report['per_class_columns']
     lines = ['## Per-class IoU', '',
-             '| class | A0 pretrained, fused | A0 pretrained, multi-branch | '
-             'A0 from scratch | R-18 from scratch |', '|---|---|---|---|---|']
+             '| class | ' + ' | '.join(columns) + ' |',
+             '|---' * (len(columns) + 1) + '|']
     lines += ['| ' + ' | '.join([name] + [fmt(iou) for iou in ious]) + ' |'
               for name, *ious in report['per_class_iou']]
     return lines + ['']
@@ -280,14 +273,18 @@ def machine_lines(report: dict) -> List[str]:
 
 
 def markdown(report: dict) -> str:
+    deployed = report['comparison'][0]
+    compared = ', '.join(f"{row['model']} ({row['init']})"
+                         for row in report['comparison'][1:])
+    quantized = ', '.join(row['model']
+                          for row in report.get('quantization', []))
     lines = ['# repseg demo report', '',
-             'PSPNet-RepVGG-A0 trained with multi-branch RepVGG blocks on the '
+             f"{deployed['model']} trained with multi-branch blocks on the "
              'built-in Cityscapes-format demo data, then fused into a plain '
-             'VGG-style network, beside the same schedule from scratch and '
-             'a PSPNet-R-18 baseline; PSPNet-QARepVGG-A0 trained the same '
-             'way, and both quantized to INT8. Generated '
-             f"{report['generated']} by "
-             '`python tools/run_demo.py`.', '']
+             f'network, beside {compared or "no other model"} on the same '
+             'schedule' + (f'; quantized to INT8: {quantized}' if quantized
+                           else '') + '. Generated '
+             f"{report['generated']} by `python tools/run_demo.py`.", '']
     if report['quick']:
         lines += ['**Quick run (`--quick`): the schedules are cut to a few '
                   'iterations; the figures only check the pipeline.**', '']
@@ -321,11 +318,15 @@ def summary(report: dict) -> str:
         lines.append(f"{row['model']} ({row['init']}): mIoU "
                      f"{fmt(row['metrics']['mIoU'])}, fastest {timed['mode']}"
                      f" {fmt(timed['latency_ms'], 1)} ms")
-    a0, _, r18 = (row['model'] for row in report['comparison'])
-    lines += [f"pretraining: {signed(report['pretraining_gain'])} mIoU points"
-              ' (pretrained vs from scratch, the same schedule)',
-              f"{r18} latency: {times(report['r18_latency_ratio'])} {a0}'s, "
-              f"multiply-adds: {times(report['r18_multiply_adds_ratio'])}"]
+    if report['pretraining_gain'] is not None:
+        lines.append(f"pretraining: {signed(report['pretraining_gain'])} "
+                     'mIoU points (pretrained vs from scratch, the same '
+                     'schedule)')
+    deployed = report['comparison'][0]['model']
+    for row in report['comparison'][1:]:
+        lines.append(f"{row['model']} ({row['init']}) latency: "
+                     f"{times(row['latency_ratio'])} {deployed}'s, "
+                     f"multiply-adds: {times(row['multiply_adds_ratio'])}")
     for row in report['benchmark']['rows']:
         lines.append(f"{row['name']} ({row['mode']}): "
                      f"{fmt(row['latency_ms'], 1)} ms, "

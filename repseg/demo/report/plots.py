@@ -1,31 +1,42 @@
-"""The report's plots: speed against accuracy, and the training curves."""
+"""The report's plots: speed against accuracy, and the training curves.
+matplotlib is the demo's own requirement (the ``demo`` install extra)."""
 import math
 from pathlib import Path
 from typing import List, Optional
 
-import matplotlib
+from repseg.fileio import atomic_output
+from ..steps import DemoError
+from .figures import is_multi_branch
 
-matplotlib.use('Agg')  # files only: no display on servers and in tests
-import matplotlib.pyplot as plt  # noqa: E402
 
-from repseg.fileio import atomic_output  # noqa: E402
+def pyplot():
+    """matplotlib.pyplot, drawing into files only (no display on servers
+    and in tests)."""
+    try:
+        import matplotlib
+    except ModuleNotFoundError as error:
+        raise DemoError('the demo report draws its plots with matplotlib, '
+                        "the demo extra: pip install -e '.[demo]'") from error
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    return plt
 
 
 def save_figure(fig, path: Path) -> None:
     with atomic_output(path) as tmp:
         fig.savefig(tmp, format='png', dpi=110, bbox_inches='tight')
-    plt.close(fig)
+    pyplot().close(fig)
 
 
 def multi_branch_point(report: dict) -> Optional[dict]:
-    """The pretrained PSPNet-RepVGG-A0 before fusion: its multi-branch
-    mIoU at its network's unfused benchmark row (None: not timed)."""
-    pretrained = report['comparison'][0]
-    network = pretrained['timed_by']['name']
+    """The deployed model before fusion: its multi-branch mIoU at its
+    network's multi-branch benchmark row (None: not timed)."""
+    deployed = report['comparison'][0]
+    network = deployed['timed_by']['name']
     for row in report['benchmark']['rows']:
-        if row['name'] == network and row['mode'] == 'unfused':
-            return dict(label=f"{pretrained['model']}, {pretrained['init']}"
-                        ', multi-branch (unfused)', mode='unfused',
+        if row['name'] == network and is_multi_branch(row['mode']):
+            return dict(label=f"{deployed['model']}, {deployed['init']}"
+                        f", multi-branch ({row['mode']})", mode=row['mode'],
                         images_per_s=row['images_per_s'],
                         mIoU=report['accuracy']['multi_branch']['mIoU'])
     return None
@@ -33,9 +44,9 @@ def multi_branch_point(report: dict) -> Optional[dict]:
 
 def speed_accuracy_points(report: dict) -> List[dict]:
     """The speed-vs-accuracy plot's points (label, mode, images/s, mIoU):
-    each trained segmentor of the comparison, fused, at its fastest fused
-    row (the pretrained PSPNet-RepVGG-A0 first), then the multi-branch
-    PSPNet-RepVGG-A0 when its unfused row was timed."""
+    each compared model, fused, at its network's fastest fused row (the
+    deployed model first), then the deployed model as trained when its
+    multi-branch row was timed."""
     points = [dict(label=f"{row['model']}, {row['init']} "
                    f"({row['timed_by']['mode']})",
                    mode=row['timed_by']['mode'],
@@ -46,12 +57,12 @@ def speed_accuracy_points(report: dict) -> List[dict]:
     return points + ([multi_branch] if multi_branch else [])
 
 
-def draw_reparameterization(ax, points: List[dict]) -> None:
-    """An arrow from the multi-branch point to the pretrained fused one,
+def draw_fusion(ax, points: List[dict]) -> None:
+    """An arrow from the multi-branch point to the deployed fused one,
     labelled with the speed-up (and the engine, when the fastest fused
     path is not PyTorch's)."""
     fused, multi_branch = points[0], points[-1]
-    if (multi_branch['mode'] != 'unfused' or fused['mIoU'] is None
+    if (not is_multi_branch(multi_branch['mode']) or fused['mIoU'] is None
             or multi_branch['mIoU'] is None):
         return
     (x0, y0), (x1, y1) = ((p['images_per_s'], p['mIoU'])
@@ -59,22 +70,22 @@ def draw_reparameterization(ax, points: List[dict]) -> None:
     ax.annotate('', xy=(x1, y1), xytext=(x0, y0),
                 arrowprops=dict(arrowstyle='->', color='black'))
     how = ('' if fused['mode'] == 'fused' else f" ({fused['mode']})")
-    ax.annotate(f're-parameterized{how}: x{x1 / x0:.2f}',
+    ax.annotate(f'fused{how}: x{x1 / x0:.2f}',
                 xy=((x0 + x1) / 2, (y0 + y1) / 2),
                 xytext=(0, 8), textcoords='offset points', ha='center')
 
 
 def plot_speed_vs_accuracy(report: dict, path: Path) -> None:
-    """mIoU against images/s: every trained segmentor, fused, at its
-    fastest fused row, and the pretrained PSPNet-RepVGG-A0 before fusion
-    (the same mIoU, another speed)."""
+    """mIoU against images/s: every compared model, fused, at its fastest
+    fused row, and the deployed model before fusion (the same mIoU, another
+    speed)."""
     points = speed_accuracy_points(report)
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = pyplot().subplots(figsize=(6.4, 4.2))
     for point in points:
         if point['mIoU'] is not None:  # a model that predicts nothing
             ax.scatter([point['images_per_s']], [point['mIoU']], s=60,
                        zorder=3, label=point['label'])
-    draw_reparameterization(ax, points)
+    draw_fusion(ax, points)
     env = report['benchmark']['environment']
     ax.set_xlabel('images/s (input %s, %s, %s threads)' % (
         'x'.join(map(str, env.get('input_shape', []))), env.get('device'),
@@ -89,11 +100,17 @@ def plot_speed_vs_accuracy(report: dict, path: Path) -> None:
     save_figure(fig, path)
 
 
+def deployed_label(training: dict) -> str:
+    """The deployed model's label: the first compared curve's."""
+    return next(iter(training['compared_val_miou']), 'deployed model')
+
+
 def plot_training_curves(training: dict, path: Path) -> None:
     """Segmentation loss over iterations and the validation mIoU of every
     compared run, and the classification pretraining's loss and validation
     top-1 when logged."""
-    panels = [('segmentation: training loss (A0, pretrained)', 'iteration',
+    deployed = deployed_label(training)
+    panels = [(f'segmentation: training loss ({deployed})', 'iteration',
                {None: training['segmentation']['loss']}, '-'),
               ('segmentation: val mIoU (fused model, %)', 'iteration',
                training['compared_val_miou'], 'o-')]
@@ -104,7 +121,8 @@ def plot_training_curves(training: dict, path: Path) -> None:
                    ('classification pretraining: val top-1 (%)', 'epoch',
                     {None: cls['val_top1']}, 'o-')]
     rows = math.ceil(len(panels) / 2)
-    fig, axes = plt.subplots(rows, 2, figsize=(10, 3.4 * rows), squeeze=False)
+    fig, axes = pyplot().subplots(rows, 2, figsize=(10, 3.4 * rows),
+                                  squeeze=False)
     for ax, (title, xlabel, series, style) in zip(axes.flat, panels):
         for label, points in series.items():
             if points:
