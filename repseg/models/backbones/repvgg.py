@@ -16,10 +16,11 @@ from mmseg.registry import MODELS
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from ...errors import RepSegError
 from ..fusion import fold_bn_into_kernel, identity_kernel, pad_kernel
 
 
-class DeployFormMismatch(RuntimeError):
+class DeployFormMismatch(RepSegError, RuntimeError):
     """A state dict of one form (multi-branch / fused) met a model of the other."""
 
 
@@ -43,7 +44,7 @@ class SqueezeExcitation(nn.Module):
         return x * weight
 
 
-class BlockTypeMismatch(RuntimeError):
+class BlockTypeMismatch(RepSegError, RuntimeError):
     """A multi-branch state dict of one block type (``RepVGG.block_types``)
     met a multi-branch model of another."""
 
@@ -120,6 +121,12 @@ class ReparamBlock(BaseModule):
         raise NotImplementedError
 
     def _branches(self, x: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def start_as_identity(self) -> None:
+        """Zero the branches beside the identity, so that the block starts
+        as ``act(identity branch)``; they still get gradients and learn.
+        Only for blocks with an identity branch, in the multi-branch form."""
         raise NotImplementedError
 
     def fused_kernel_and_bias(self):
@@ -228,6 +235,12 @@ class RepVGGBlock(ReparamBlock):
             out = out + self.branch_norm(x)
         return out
 
+    @torch.no_grad()
+    def start_as_identity(self) -> None:
+        # BN scale 0: each conv branch outputs its BN shift (0 at init).
+        nn.init.zeros_(self.branch_3x3.norm.weight)
+        nn.init.zeros_(self.branch_1x1.norm.weight)
+
     def fused_kernel_and_bias(self):
         """The kernel and bias of the single 3x3 conv equal to the three
         branches in eval mode (BN running statistics)."""
@@ -278,6 +291,12 @@ class QARepVGGBlock(ReparamBlock):
             out = out + x
         return self.post_norm(out)
 
+    @torch.no_grad()
+    def start_as_identity(self) -> None:
+        # The 1x1 branch has no BN to zero: its kernel starts at 0 instead.
+        nn.init.zeros_(self.branch_3x3.norm.weight)
+        nn.init.zeros_(self.branch_1x1.weight)
+
     def fused_kernel_and_bias(self):
         """The kernel and bias of the single 3x3 conv equal to the branches
         and the post-sum BN in eval mode (BN running statistics)."""
@@ -301,6 +320,14 @@ def _block_type_in(state_dict, prefix: str):
         if prefix + cls.signature_key in state_dict:
             return cls
     return None
+
+
+def _is_pretrained(init_cfg) -> bool:
+    """Whether ``init_cfg`` (one dict or mmengine's list of them) loads a
+    checkpoint."""
+    init_cfgs = init_cfg if isinstance(init_cfg, (list, tuple)) else [init_cfg]
+    return any(isinstance(c, dict) and c.get('type') == 'Pretrained'
+               for c in init_cfgs)
 
 
 def _groupwise_map(groups: int) -> Dict[int, int]:
@@ -368,10 +395,16 @@ class RepVGG(BaseModule):
             ``dict(type='Pretrained', checkpoint=PATH, prefix='backbone.')``.
             None (training from scratch) is mmpretrain's RepVGG default:
             Kaiming-normal convs (fan-out) and BN scales of 1, as mmseg's
-            ResNet. PyTorch's own conv init, which the reference code
-            keeps, trained the demo's PSPNet-A0 from scratch more slowly:
-            16.6 mIoU at iteration 150 against 19.7, 28.7 against 29.3 at
-            300 (README, the demo's findings).
+            ResNet.
+        identity_init (bool): When training from scratch (``init_cfg``
+            without ``Pretrained``), start every block that has an identity
+            branch as that branch alone: the BN scales of its 3x3 and 1x1
+            branches at 0 (QARepVGG: the 3x3 branch's BN scale and the bare
+            1x1 kernel), as mmseg's ResNet starts its residual blocks with
+            ``zero_init_residual``. The plain stack then starts close to the
+            identity and trains as fast as a ResNet; the fused form is the
+            same either way. False starts every branch at full strength, as
+            the reference code and mmpretrain do. Defaults to True.
         block_type (str): The block of every stage, the stem included: a key
             of ``block_types``, ``'repvgg'`` (``RepVGGBlock``, the default)
             or ``'qarepvgg'`` (``QARepVGGBlock``). Both fuse into the same
@@ -414,7 +447,8 @@ class RepVGG(BaseModule):
                  with_cp: bool = False,
                  deploy: bool = False,
                  init_cfg=None,
-                 block_type: str = 'repvgg'):
+                 block_type: str = 'repvgg',
+                 identity_init: bool = True):
         if init_cfg is None:
             init_cfg = [
                 dict(type='Kaiming', layer=['Conv2d']),
@@ -426,6 +460,7 @@ class RepVGG(BaseModule):
             raise KeyError(f'RepVGG: unknown block_type {block_type!r}; '
                            f'choose from {sorted(self.block_types)}')
         self.block_type = block_type
+        self.identity_init = identity_init
         block = self.block_types[block_type]
         num_stages = len(self.arch['num_blocks'])
         if num_dilated_blocks is None:
@@ -509,6 +544,14 @@ class RepVGG(BaseModule):
             if i in self.out_indices:
                 outs.append(x)
         return tuple(outs)
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        if self.identity_init and not self.deploy and not _is_pretrained(
+                self.init_cfg):
+            for module in self.modules():
+                if isinstance(module, ReparamBlock) and module.has_identity:
+                    module.start_as_identity()
 
     def reparameterize(self) -> None:
         """Fuse every block in place (see ``repseg.reparameterize_model``)."""
