@@ -276,7 +276,7 @@ def checkpoint_format(filename: str) -> str:
 def _zip_problem(filename: str, err: Exception) -> Optional[CheckpointError]:
     """What is wrong with a zip file torch failed to load, or None when the
     archive is intact and so the failure is not the file's (a
-    ``map_location`` naming a device this machine lacks, say)."""
+    ``map_location`` naming a device the host lacks, say)."""
     if isinstance(err, RuntimeError) and 'PytorchStreamReader failed' in str(
             err):  # torch's own zip reader says the archive is broken
         return UnreadableCheckpointError(
@@ -391,7 +391,7 @@ def safe_load(filename: str, map_location=None):
         CheckpointError: missing, unreadable, truncated or foreign files,
             and checkpoints safe loading refuses (``UnsafeCheckpointError``).
             An error torch raises for an intact checkpoint (a
-            ``map_location`` for a device this machine lacks) stays torch's.
+            ``map_location`` for a device the host lacks) stays torch's.
         SafeGlobalsError: ``$REPSEG_EXTRA_SAFE_GLOBALS`` names what cannot
             be imported, or what runs code (a ``ValueError``).
     """

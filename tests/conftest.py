@@ -12,7 +12,7 @@ TINY_ARCH = dict(num_blocks=(1, 1, 2, 1), width_factor=(0.25, 0.25, 0.25, 0.5))
 @pytest.fixture
 def one_thread():
     """These inputs are tiny: one thread avoids OpenMP barrier waits, which
-    on a busy 2-core machine make two threads up to 20x slower."""
+    on a busy machine cost two threads more than the work they share."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

@@ -3,8 +3,8 @@
     python tools/run_demo.py [--work-dir DIR] [--restart] [--quick]
 
 Runs, each as the command a user would type (the same tools, the same
-arguments as the README), their output on the console (side by side: in
-DIR/logs/steps/):
+arguments as docs/train_and_test.md and docs/deploy.md), their output on
+the console (side by side: in DIR/logs/steps/):
 
 1. the demo datasets and the demo street video
    (tools/dataset_converters/make_demo_data.py,

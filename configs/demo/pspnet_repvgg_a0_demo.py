@@ -1,6 +1,6 @@
-# PSPNet-RepVGG-A0 on the built-in Cityscapes-format demo data: trains on a
-# 2-core CPU in a few minutes, so at output stride 16 (stage 4 dilated 2)
-# on 128x256 crops. The backbone starts from the classification demo's
+# PSPNet-RepVGG-A0 on the built-in Cityscapes-format demo data: sized to
+# train on a small CPU, so at output stride 16 (stage 4 dilated 2) on
+# 128x256 crops. The backbone starts from the classification demo's
 # checkpoint (configs/demo/repvgg_a0_demo_cls.py).
 _base_ = [
     '../_base_/models/pspnet_repvgg_a0.py',

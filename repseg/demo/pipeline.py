@@ -1,6 +1,6 @@
 """The demo pipeline behind ``tools/run_demo.py`` (whose help lists the
 steps): repseg's main job on the built-in demo data, as the commands a user
-would type (the same tools, the same arguments as the README), then the
+would type (the same tools, the same arguments as the docs/ pages), then the
 report. ``Demo`` makes the steps of each model of ``repseg.demo.models``
 for a schedule and a work dir; ``repseg.demo.steps`` runs them (skipping
 finished ones, resuming an interrupted training); ``repseg.demo.report``

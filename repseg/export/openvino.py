@@ -1,6 +1,6 @@
 """Export of a model's inference call to OpenVINO IR (``.xml`` + ``.bin``).
 
-The model goes through this project's ONNX export (``export_onnx``), whose
+The model goes through repseg's ONNX export (``export_onnx``), whose
 graph ONNX Runtime already runs, and OpenVINO converts that file: one
 tracing path for both engines, and the IR's own suffix lets
 ``repseg.backends.backend_for_file`` tell the engine from the file.

@@ -5,8 +5,8 @@ from 1x1 ... 6x6 grids and applies a 3x3 conv to all of it. A conv over a
 concatenation is the sum of convs over the parts, and for an upsampled part
 the conv can run on the small grid, since convolution mixes channels and
 bilinear upsampling mixes positions (``conv_of_upsampled``). The arithmetic
-is counted by ``tools/analysis_tools/complexity.py``; the time saved is in
-the README's Speed section.
+is counted by ``tools/analysis_tools/complexity.py`` and timed by
+``tools/analysis_tools/benchmark.py`` (mode option ``psp``).
 """
 from typing import List, Sequence, Tuple
 

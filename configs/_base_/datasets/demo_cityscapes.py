@@ -8,9 +8,9 @@ crop_size = (128, 256)
 # Per-class loss weights of the demo's train split, from
 # `python tools/analysis_tools/class_weights.py data/demo_cityscapes` (ENet's
 # 1 / ln(1.10 + pixel share)): the demo models' ClassWeightedCrossEntropyLoss
-# reads them. Without them the vehicles' shared parts go to the most
-# frequent one: the lower half of a bus was car (bus IoU 11.36 against
-# 44.95 with them, side by side).
+# reads them. Without them the parts the vehicles share go to the most
+# frequent one (the lower half of a bus to car); the weights lift the
+# rarer classes.
 class_weight = [
     2.71, 7.88, 3.18, 8.81, 8.35, 9.71, 10.34, 10.09, 6.25, 9.24, 7.48, 9.53,
     9.84, 6.99, 8.56, 9.08, 8.89, 9.17, 9.55
@@ -23,7 +23,7 @@ train_pipeline = [
     dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
     dict(type='RandomFlip', prob=0.5),
     # No PhotoMetricDistortion: the demo's classes differ by their colour
-    # ranges, which its hue and saturation jitter blurs (it cost mIoU here).
+    # ranges, which its hue and saturation jitter blurs.
     dict(type='PackSegInputs')
 ]
 test_pipeline = [
