@@ -11,7 +11,9 @@ import repseg  # noqa: F401
 from repseg.analysis import (Complexity, ComplexityCounter,
                              classifier_complexity, config_complexity,
                              model_complexity, paper_matches)
-from repseg.analysis.complexity import _build_and_measure, winograd_tiles
+from repseg.analysis.complexity import (ComplexityError, _build_and_measure,
+                                       winograd_tiles)
+from repseg.engine.config import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_ARCH = dict(num_blocks=(1, 2, 1, 1), width_factor=(0.25, 0.25, 0.25, 0.5))
@@ -172,7 +174,7 @@ def test_default_segmentor_shape(tmp_path):
 def test_unknown_arch_is_named(capsys):
     with pytest.raises(SystemExit, match="unknown RepVGG arch 'Z9'"):
         load_tool().main(['--arch', 'A0', 'Z9'])
-    with pytest.raises(ValueError, match="'B9'"):
+    with pytest.raises(ComplexityError, match="'B9'"):
         classifier_complexity('B9')
 
 
@@ -186,22 +188,23 @@ def test_bad_shape_on_the_command_line(shape, capsys):
 
 @pytest.mark.parametrize('shape', [(224, ), (0, 224), (224.0, 224), 224])
 def test_bad_shape_in_the_api(shape):
-    with pytest.raises(ValueError, match='input_shape'):
+    with pytest.raises(ComplexityError, match='input_shape'):
         classifier_complexity('A0', shape)
 
 
 def test_shape_too_small_for_the_model():
     model = nn.Sequential(nn.Conv2d(3, 4, 5))  # no padding: needs 5x5
-    with pytest.raises(ValueError, match='input shape 4x4'):
+    with pytest.raises(ComplexityError, match='input shape 4x4') as error:
         model_complexity(model, (4, 4))
+    assert isinstance(error.value, ValueError)  # what it raised before
 
 
 def test_config_errors(tmp_path):
-    with pytest.raises(ValueError, match='missing.py'):
+    with pytest.raises(ConfigError, match='missing.py'):
         config_complexity(str(tmp_path / 'missing.py'))
     no_model = tmp_path / 'no_model.py'
     no_model.write_text("default_scope = 'mmseg'\n")
-    with pytest.raises(ValueError, match='no "model" key'):
+    with pytest.raises(ConfigError, match='no "model" key'):
         config_complexity(str(no_model))
 
 
@@ -213,7 +216,7 @@ def test_config_of_an_installed_package():
     assert report.name == r18 and report.excluded == ('auxiliary_head', )
     # ResNet-18 V1c without its classifier: about 11.2 M parameters.
     assert 11.0e6 < report.parts['backbone'].params < 11.3e6
-    with pytest.raises(ValueError, match='mmseg::pspnet/missing.py'):
+    with pytest.raises(ConfigError, match='mmseg::pspnet/missing.py'):
         config_complexity('mmseg::pspnet/missing.py')
 
 
@@ -233,6 +236,14 @@ def test_falls_back_to_the_cpu_when_meta_fails():
     assert report.total == Complexity(params=8, macs=2 * 3 * 16,
                                       wino_muls=96,
                                       wino_muls_dilated_direct=96)
+
+
+def test_a_forward_pass_that_fails_on_the_meta_device_and_the_cpu():
+    """Too small an input fails on the meta device, then on the CPU, where
+    the error names the model and the shape."""
+    with pytest.raises(ComplexityError, match='too-small: .*input shape 4x4'):
+        _build_and_measure(lambda: nn.Sequential(nn.Conv2d(3, 4, 5)), (4, 4),
+                           'too-small')
 
 
 def test_a_bare_conv_is_its_own_top_level_part():

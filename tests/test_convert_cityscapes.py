@@ -9,10 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from cityscapesscripts.helpers.labels import labels as CITYSCAPES_LABELS
+from helpers import load_tool
 from PIL import Image
 
 from repseg.datasets import (DatasetNotReadyError, check_cityscapes,
                              convert_cityscapes)
+from repseg.datasets.cityscapes import DatasetArgumentError, DatasetLayoutError
 from repseg.demo import make_demo_cityscapes
 
 TOOL = Path(__file__).parents[1] / 'tools' / 'dataset_converters' / 'cityscapes.py'
@@ -141,14 +143,29 @@ def test_converter_errors_name_the_path(tmp_path):
     path = _write_polygons(bad, 'train', 'aachen_000000_000019',
                            [('road', _box(0, 0, 5, 5))])
     path.write_text('{"imgWidth": 4}')
-    with pytest.raises(ValueError, match=re.escape(str(path))):
+    with pytest.raises(DatasetLayoutError, match=re.escape(str(path))):
         convert_cityscapes(bad)
     _write_polygons(bad, 'train', 'aachen_000000_000019',
                     [('hovercraft', _box(0, 0, 5, 5))])
-    with pytest.raises(ValueError, match=re.escape(str(path)) +
-                       ".*'hovercraft'"):
+    with pytest.raises(DatasetLayoutError, match=re.escape(str(path)) +
+                       ".*'hovercraft'") as error:
         convert_cityscapes(bad)
+    assert isinstance(error.value, ValueError)  # what it raised before
+    with pytest.raises(SystemExit, match=re.escape(str(path))):
+        _load_tool().main([str(bad), '--nproc', '1'])
     assert [p.name for p in path.parent.iterdir()] == [path.name]
+
+
+@pytest.mark.parametrize('nproc', [0, -2, 1.5])
+def test_converter_names_a_bad_nproc(tmp_path, nproc):
+    with pytest.raises(DatasetArgumentError, match='nproc') as error:
+        convert_cityscapes(tmp_path, nproc=nproc)
+    assert isinstance(error.value, ValueError)
+
+
+def test_converter_tool_names_a_bad_nproc(tmp_path):
+    with pytest.raises(SystemExit, match='nproc'):
+        _load_tool().main([str(tmp_path), '--nproc', '0'])
 
 
 def test_check_cityscapes_says_what_to_run(fresh_demo, tmp_path):
@@ -239,5 +256,16 @@ def test_class_weights_errors_name_the_path(tmp_path):
     with pytest.raises(DatasetNotReadyError, match=re.escape(
             str(tmp_path / 'gtFine' / 'val'))):
         class_weights(tmp_path, split='val')
-    with pytest.raises(ValueError, match='offset must be > 1'):
+    with pytest.raises(DatasetArgumentError, match='offset must be > 1'):
         class_weights(tmp_path, offset=1.0)
+    tool = load_tool('analysis_tools/class_weights')
+    with pytest.raises(SystemExit, match='offset'):
+        tool.main([str(tmp_path), '--offset', '1.0'])
+    rgb = tmp_path / 'gtFine' / 'train' / 'aachen'
+    rgb.mkdir(parents=True)
+    rgb = rgb / 'aachen_000000_000019_gtFine_labelTrainIds.png'
+    Image.fromarray(np.zeros((4, 6, 3), np.uint8)).save(rgb)
+    with pytest.raises(DatasetLayoutError, match=re.escape(str(rgb))):
+        class_weights(tmp_path)
+    with pytest.raises(SystemExit, match=re.escape(str(rgb))):
+        tool.main([str(tmp_path)])

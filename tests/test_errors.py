@@ -115,3 +115,68 @@ def test_train_with_a_file_that_is_no_checkpoint(how, demo_cityscapes,
         train_tool.main([str(config), '--work-dir', str(tmp_path / 'w'),
                          *option])
     assert isinstance(exit_info.value.__cause__, CheckpointError)
+
+
+def test_train_with_a_missing_pretrained_checkpoint(demo_cityscapes,
+                                                    tmp_path):
+    """The backbone's Pretrained checkpoint is checked before any model is
+    built: one line naming the file, no traceback."""
+    config = write_tiny_seg_config(tmp_path / 'c.py', demo_cityscapes)
+    missing = tmp_path / 'absent.pth'
+    pretrained = tmp_path / 'pretrained.py'
+    pretrained.write_text(
+        f"_base_ = {str(config)!r}\n"
+        "model = dict(backbone=dict(init_cfg=dict(_delete_=True, "
+        f"type='Pretrained', checkpoint={str(missing)!r})))\n")
+    result = subprocess.run(
+        [sys.executable, str(ROOT / 'tools/train.py'), str(pretrained),
+         '--work-dir', str(tmp_path / 'w')],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    last = assert_one_line_exit(result)
+    assert str(missing) in last
+    assert not (tmp_path / 'w').exists()
+
+
+def test_train_with_a_missing_data_root(tmp_path, monkeypatch):
+    """A classifier config (no Cityscapes) whose data_root is missing."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit,
+                       match="train.py: .*'data/imagenet'") as exit_info:
+        train_tool.main([str(ROOT / 'configs/imagenet/repvgg_a0_in1k.py')])
+    assert isinstance(exit_info.value.__cause__, DatasetNotReadyError)
+    assert not (tmp_path / 'work_dirs').exists()
+
+
+def bad_inputs(tmp_path):
+    """(call, error class, name the message holds) for bad input that the
+    package once raised as a plain ValueError."""
+    from torch import nn
+
+    from repseg.analysis import classifier_complexity, model_complexity
+    from repseg.analysis.complexity import ComplexityError
+    from repseg.apis import init_model
+    from repseg.backends import WrongBackend
+    from repseg.datasets import class_weights, convert_cityscapes
+    from repseg.datasets.cityscapes import DatasetArgumentError
+    config = str(ROOT / 'configs/demo/repvgg_a0_demo_cls.py')
+    return [
+        (lambda: convert_cityscapes(tmp_path, nproc=0), DatasetArgumentError,
+         'nproc'),
+        (lambda: class_weights(tmp_path, offset=0.5), DatasetArgumentError,
+         'offset'),
+        (lambda: classifier_complexity('Z9'), ComplexityError, "'Z9'"),
+        (lambda: classifier_complexity('A0', (0, 224)), ComplexityError,
+         'input_shape'),
+        (lambda: model_complexity(nn.Conv2d(3, 4, 5), (4, 4)),
+         ComplexityError, '4x4'),
+        (lambda: init_model(config, str(tmp_path / 'deploy.onnx'), 'cuda'),
+         WrongBackend, 'deploy.onnx'),
+    ]
+
+
+def test_bad_arguments_are_named_repseg_errors(tmp_path):
+    for call, error, name in bad_inputs(tmp_path):
+        with pytest.raises(error, match=name) as info:
+            call()
+        assert isinstance(info.value, RepSegError)
+        assert isinstance(info.value, ValueError)  # what it raised before

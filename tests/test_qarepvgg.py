@@ -1,12 +1,14 @@
-"""The QARepVGG block (``block_type='qarepvgg'``): exact fusion, the
-backbone options, form and block-type mismatches, parity with the authors'
-key layout through the converter, the inference form and space-to-batch."""
-import copy
+"""The QARepVGG block (``block_type='qarepvgg'``): its branches, the
+authors' variants at full width, the backbone options on its post-sum BN,
+form and block-type mismatches, parity with the authors' key layout through
+the converter, the inference form and space-to-batch. What every block type
+shares (each variant, each block config, output stride 8 and ``with_cp``
+fusing exactly) is tested once per type in test_repvgg.py."""
 from pathlib import Path
 
 import pytest
 import torch
-from helpers import BLOCK_FUSION_CASES, FUSION_TOL, load_tool, max_rel_diff
+from helpers import FUSION_TOL, load_tool, max_rel_diff
 from helpers import assert_fusion_exact as assert_fusion_exact_and_fused
 from helpers import randomize_bn
 from mmengine.config import Config
@@ -80,51 +82,10 @@ def test_the_block_has_the_authors_branches():
             'branch_3x3.conv.weight', 'branch_3x3.norm.weight'} <= keys
 
 
-@pytest.mark.parametrize('arch', sorted(RepVGG.arch_settings))
-def test_every_variant_fuses_exactly(arch):
-    """Every variant's depths, groups and SE at a quarter of its widths
-    (``base_channels=16``; the full widths only cost time here), at 32x32."""
-    torch.manual_seed(0)
-    model = RepVGG(arch, base_channels=16, **QA)
-    full = RepVGG.arch_settings[arch]
-    depths = tuple(len(getattr(model, f'stage_{i}')) for i in range(1, 5))
-    assert depths == tuple(full['num_blocks'])
-    fused = assert_fusion_exact(model, torch.randn(1, 3, 32, 32))
-    assert fused.deploy and all(
-        b.deploy for b in fused.modules() if isinstance(b, QARepVGGBlock))
-
-
 @pytest.mark.parametrize('arch', ['A0', 'B1g4'])
 def test_the_authors_segmentation_variants_fuse_exactly_at_full_width(arch):
     torch.manual_seed(0)
     assert_fusion_exact(RepVGG(arch, **QA), torch.randn(1, 3, 32, 32))
-
-
-@pytest.mark.parametrize('cfg', BLOCK_FUSION_CASES)
-@pytest.mark.parametrize('channels', [(16, 16), (8, 16)])
-def test_block_fusion_exact(cfg, channels):
-    torch.manual_seed(1)
-    block = QARepVGGBlock(*channels, **cfg)
-    assert block.has_identity == (channels[0] == channels[1]
-                                  and cfg.get('stride', 1) == 1)
-    x = torch.randn(2, channels[0], 19, 26)  # non-square, odd size
-    fused = assert_fusion_exact(block, x)
-    assert set(dict(fused.named_children())) <= {
-        'branch_reparam', 'se_layer', 'act'}
-    conv = fused.branch_reparam
-    dilation = cfg.get('dilation', 1)
-    assert conv.dilation == (dilation, dilation)
-    assert conv.padding == (dilation, dilation)
-    assert conv.groups == cfg.get('groups', 1)
-    assert conv.bias is not None
-
-
-@pytest.mark.parametrize('scheme', [FULL_OS8, FAST_OS8], ids=['full', 'fast'])
-def test_os8_backbone_fusion_exact_nonsquare(scheme):
-    model = RepVGG(TINY, **scheme, **QA)
-    assert [b.dilation for b in model.stage_3] == (
-        [2, 2, 2] if scheme is FULL_OS8 else [1, 2, 2])
-    assert_fusion_exact(model, torch.randn(1, 3, 48, 80))
 
 
 def test_syncbn_config_builds_reverted_to_bn_and_fuses_exactly():
@@ -137,26 +98,6 @@ def test_syncbn_config_builds_reverted_to_bn_and_fuses_exactly():
     model = revert_sync_batchnorm(model)
     assert not any(isinstance(m, nn.SyncBatchNorm) for m in model.modules())
     assert_fusion_exact(model, torch.randn(2, 3, 32, 48))
-
-
-def test_with_cp_gives_the_same_output_and_gradients():
-    torch.manual_seed(0)
-    plain = RepVGG(TINY, out_indices=(3, ), **QA)
-    ckpt = copy.deepcopy(plain)
-    for block in ckpt.modules():
-        if isinstance(block, QARepVGGBlock):
-            block.with_cp = True
-    x = torch.randn(2, 3, 32, 32, requires_grad=True)
-    outs, grads = [], []
-    for model in (plain, ckpt):
-        model.train()
-        out = model(x)[0]
-        out.square().mean().backward()
-        outs.append(out.detach())
-        grads.append(model.stage_2[0].branch_1x1.weight.grad.clone())
-    assert torch.allclose(outs[0], outs[1], rtol=1e-5, atol=1e-7)
-    assert torch.allclose(grads[0], grads[1], rtol=1e-5, atol=1e-7)
-    assert RepVGG(TINY, with_cp=True, **QA).stage_1[0].with_cp
 
 
 def test_frozen_stages_and_norm_eval_cover_the_post_norm():

@@ -6,12 +6,17 @@ from helpers import (BLOCK_FUSION_CASES, FUSION_TOL, assert_fusion_exact,
                      max_rel_diff, randomize_bn)
 from mmengine.runner.checkpoint import load_state_dict
 from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
 
 import repseg  # noqa: F401  (registers RepVGG)
 from repseg import reparameterize_model
-from repseg.models.backbones import DeployFormMismatch, RepVGG, RepVGGBlock
+from repseg.models.backbones import (DeployFormMismatch, RepVGG, RepVGGBlock,
+                                     ReparamBlock)
+from repseg.models.backbones.repvgg import BLOCK_TYPES
 
 TOL = FUSION_TOL
+# The tests of what every block type shares run once per type.
+BLOCK_TYPE_NAMES = sorted(BLOCK_TYPES)
 
 STAGE_CHANNELS = {
     'A0': (48, 96, 192, 1280), 'A1': (64, 128, 256, 1280),
@@ -27,21 +32,36 @@ FAST_OS8 = dict(strides=(2, 2, 1, 1), dilations=(1, 1, 2, 4),
                 num_dilated_blocks=(None, None, 4, None))
 FULL_OS8 = dict(strides=(2, 2, 1, 1), dilations=(1, 1, 2, 4))
 TINY = dict(num_blocks=(1, 2, 3, 1), width_factor=(0.25, 0.25, 0.25, 0.5))
+# The fast scheme on TINY's 3 stage-3 blocks: the last 2 dilated.
+TINY_FAST_OS8 = dict(FAST_OS8, num_dilated_blocks=(None, None, 2, None))
 
 
-@pytest.mark.parametrize('arch', sorted(STAGE_CHANNELS))
-def test_every_variant_widths_depths_and_exact_fusion(arch):
-    torch.manual_seed(0)
-    model = RepVGG(arch)
-    assert model.out_channels == list(STAGE_CHANNELS[arch])
-    assert model.stem.out_channels == min(64, STAGE_CHANNELS[arch][0])
-    depths = tuple(len(getattr(model, f'stage_{i}')) for i in range(1, 5))
-    assert depths == NUM_BLOCKS[arch[0]]
-    x = torch.randn(1, 3, 64, 64)
+def assert_fused_exactly(model, x):
+    """``helpers.assert_fusion_exact``, and no BN left: every block type
+    folds all of its BN layers into the fused conv."""
     fused = assert_fusion_exact(model, x)
-    assert not any(isinstance(m, nn.BatchNorm2d) for m in fused.modules())
-    assert fused.deploy and all(b.deploy for b in fused.modules()
-                                if isinstance(b, RepVGGBlock))
+    assert not any(isinstance(m, _BatchNorm) for m in fused.modules())
+    return fused
+
+
+@pytest.mark.parametrize('block_type', BLOCK_TYPE_NAMES)
+@pytest.mark.parametrize('arch', sorted(STAGE_CHANNELS))
+def test_every_variant_widths_depths_and_exact_fusion(arch, block_type):
+    """The paper's widths and depths; exact fusion of every variant's
+    depths, groups and SE at a quarter of its widths (``base_channels=16``;
+    the full widths only cost time here), at 32x32."""
+    with torch.device('meta'):  # the structure only: no weights computed
+        full = RepVGG(arch, block_type=block_type)
+    assert full.out_channels == list(STAGE_CHANNELS[arch])
+    assert full.stem.out_channels == min(64, STAGE_CHANNELS[arch][0])
+    depths = tuple(len(getattr(full, f'stage_{i}')) for i in range(1, 5))
+    assert depths == NUM_BLOCKS[arch[0]]
+    torch.manual_seed(0)
+    model = RepVGG(arch, base_channels=16, block_type=block_type)
+    fused = assert_fused_exactly(model, torch.randn(1, 3, 32, 32))
+    blocks = [b for b in fused.modules() if isinstance(b, ReparamBlock)]
+    assert {type(b) for b in blocks} == {BLOCK_TYPES[block_type]}
+    assert fused.deploy and all(b.deploy for b in blocks)
 
 
 @pytest.mark.parametrize('arch,groups', [('B1g2', 2), ('B2g4', 4)])
@@ -64,20 +84,26 @@ def test_d2se_has_se_everywhere_and_reference_width():
     assert model.stage_4[0].se_layer.down.out_channels == 2560 // 16
 
 
+@pytest.mark.parametrize('block_type', BLOCK_TYPE_NAMES)
 @pytest.mark.parametrize('cfg', BLOCK_FUSION_CASES)
 @pytest.mark.parametrize('channels', [(16, 16), (8, 16)])
-def test_block_fusion_exact(cfg, channels):
+def test_block_fusion_exact(cfg, channels, block_type):
     torch.manual_seed(1)
-    block = RepVGGBlock(*channels, **cfg)
+    block = BLOCK_TYPES[block_type](*channels, **cfg)
     has_identity = channels[0] == channels[1] and cfg.get('stride', 1) == 1
-    assert (block.branch_norm is not None) == has_identity
+    assert block.has_identity == has_identity
+    if block_type == 'repvgg':  # its identity branch is a BN layer
+        assert (block.branch_norm is not None) == has_identity
     x = torch.randn(2, channels[0], 19, 26)  # non-square, odd size
-    fused = assert_fusion_exact(block, x)
+    fused = assert_fused_exactly(block, x)
+    assert set(dict(fused.named_children())) <= {
+        'branch_reparam', 'se_layer', 'act'}
     conv = fused.branch_reparam
     dilation = cfg.get('dilation', 1)
     assert conv.dilation == (dilation, dilation)
     assert conv.padding == (dilation, dilation)
     assert conv.groups == cfg.get('groups', 1)
+    assert conv.bias is not None
 
 
 def test_dilated_block_keeps_the_shape():
@@ -102,10 +128,14 @@ def test_output_strides_and_dilation_schemes(scheme, dilated_stage3):
         assert out.shape == (1, channels, 64 // stride, 96 // stride)
 
 
-@pytest.mark.parametrize('scheme', [FULL_OS8, FAST_OS8])
-def test_os8_backbone_fusion_exact_nonsquare(scheme):
-    model = RepVGG(TINY, **scheme)
-    assert_fusion_exact(model, torch.randn(1, 3, 48, 80))
+@pytest.mark.parametrize('block_type', BLOCK_TYPE_NAMES)
+@pytest.mark.parametrize('scheme', [FULL_OS8, TINY_FAST_OS8],
+                         ids=['full', 'fast'])
+def test_os8_backbone_fusion_exact_nonsquare(scheme, block_type):
+    model = RepVGG(TINY, **scheme, block_type=block_type)
+    assert [b.dilation for b in model.stage_3] == (
+        [2, 2, 2] if scheme is FULL_OS8 else [1, 2, 2])
+    assert_fused_exactly(model, torch.randn(1, 3, 48, 80))
 
 
 def test_deploy_model_loads_fused_state_strictly():
@@ -200,21 +230,27 @@ def test_frozen_stages_and_norm_eval():
     assert all(p.requires_grad for p in model.stage_1.parameters())
 
 
-def test_with_cp_gives_the_same_gradients():
+@pytest.mark.parametrize('block_type', BLOCK_TYPE_NAMES)
+def test_with_cp_gives_the_same_output_and_gradients(block_type):
     torch.manual_seed(0)
-    plain = RepVGG(TINY, out_indices=(3, ))
+    plain = RepVGG(TINY, out_indices=(3, ), block_type=block_type)
     ckpt = copy.deepcopy(plain)
     for block in ckpt.modules():
-        if isinstance(block, RepVGGBlock):
+        if isinstance(block, ReparamBlock):
             block.with_cp = True
     x = torch.randn(2, 3, 32, 32, requires_grad=True)
-    grads = []
+    outs, grads = [], []
     for model in (plain, ckpt):
         model.train()
-        model(x)[0].square().mean().backward()
-        grads.append(model.stage_2[0].branch_3x3.conv.weight.grad.clone())
-    assert torch.allclose(grads[0], grads[1], rtol=1e-5, atol=1e-7)
-    assert RepVGG(TINY, with_cp=True).stage_1[0].with_cp
+        out = model(x)[0]
+        out.square().mean().backward()
+        outs.append(out.detach())
+        grads.append([p.grad.clone() for p in model.parameters()])
+    assert torch.allclose(outs[0], outs[1], rtol=1e-5, atol=1e-7)
+    for plain_grad, ckpt_grad in zip(*grads):
+        assert torch.allclose(plain_grad, ckpt_grad, rtol=1e-5, atol=1e-7)
+    assert RepVGG(TINY, with_cp=True,
+                  block_type=block_type).stage_1[0].with_cp
 
 
 def test_registered_in_mmseg_scope_and_custom_imports():
@@ -228,7 +264,7 @@ def test_registered_in_mmseg_scope_and_custom_imports():
     assert MODELS.scope == 'mmseg'
 
 
-@pytest.mark.parametrize('block_type', ['repvgg', 'qarepvgg'])
+@pytest.mark.parametrize('block_type', BLOCK_TYPE_NAMES)
 def test_default_init_is_kaiming_fan_out(block_type):
     """From scratch (init_cfg None), every conv is Kaiming-normal with
     fan-out (mmpretrain's RepVGG default), not PyTorch's uniform init."""

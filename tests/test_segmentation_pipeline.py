@@ -13,6 +13,7 @@ import torch
 from conftest import write_tiny_seg_config
 from helpers import load_tool
 
+from repseg.checkpoint import MissingCheckpointError
 from repseg.datasets import DatasetNotReadyError
 from repseg.engine import loops
 from repseg.engine.loops import fused_copy
@@ -240,8 +241,9 @@ def test_pretrained_checkpoint_missing_or_absent(demo_cityscapes, tmp_path,
         f"_base_ = {str(config)!r}\n"
         "model = dict(backbone=dict(init_cfg=dict(_delete_=True, "
         f"type='Pretrained', checkpoint={str(missing)!r})))\n")
-    with pytest.raises(FileNotFoundError, match='absent.pth'):
+    with pytest.raises(SystemExit, match='absent.pth') as exit_info:
         train_tool.main([str(pretrained), '--work-dir', str(tmp_path / 'w')])
+    assert isinstance(exit_info.value.__cause__, MissingCheckpointError)
     with pytest.warns(UserWarning, match='from scratch'), \
             pytest.raises(ZeroDivisionError):
         train_tool.main([str(config), '--work-dir', str(tmp_path / 'w')])
@@ -252,5 +254,6 @@ def test_pretrained_checkpoint_missing_or_absent(demo_cityscapes, tmp_path,
         "model = dict(backbone=dict(init_cfg=["
         "dict(type='Kaiming', layer=['Conv2d']), "
         f"dict(type='Pretrained', checkpoint={str(missing)!r})]))\n")
-    with pytest.raises(FileNotFoundError, match='absent.pth'):
+    with pytest.raises(SystemExit, match='absent.pth') as exit_info:
         train_tool.main([str(listed), '--work-dir', str(tmp_path / 'w')])
+    assert isinstance(exit_info.value.__cause__, MissingCheckpointError)

@@ -66,10 +66,11 @@ from torch.nn.modules.conv import _ConvNd
 
 from ..apis.model import build_model, load_model_config
 from ..engine.config import CLASSIFIER_SHAPE, default_input_shape
+from ..errors import RepSegError
 from ..models.backbones import RepVGG
 from ..models.classifier import RepVGGClassifier
 from ..models.fusion import to_inference_form
-from ..models.kind import SEGMENTOR, auxiliary_heads, model_kind
+from ..models.kind import CLASSIFIER, SEGMENTOR, auxiliary_heads, model_kind
 from ..rewrites.winograd import is_winograd_conv
 
 # RepVGG paper, Table 4 (ImageNet, 224x224) and the 200-epoch results in the
@@ -94,6 +95,11 @@ PAPER_FIGURES = {
 TRAINING_ONLY_PARTS = ('auxiliary_head', )
 
 WINOGRAD_TILE = 2  # F(2x2, 3x3): 2x2 outputs per tile from 4x4 = 16 products
+
+
+class ComplexityError(RepSegError, ValueError):
+    """An arch, input shape or model that cannot be measured; the message
+    names it."""
 
 
 @dataclass
@@ -307,8 +313,8 @@ def check_input_shape(input_shape) -> Tuple[int, int]:
     if len(shape) != 2 or not all(
             isinstance(s, int) and not isinstance(s, bool) and s > 0
             for s in shape):
-        raise ValueError(f'input_shape must be two positive ints (height, '
-                         f'width), got {input_shape!r}')
+        raise ComplexityError(f'input_shape must be two positive ints '
+                              f'(height, width), got {input_shape!r}')
     return shape
 
 
@@ -342,11 +348,11 @@ def _run_segmentor(model: nn.Module, image: Tensor,
 
 def _run_model(model: nn.Module, image: Tensor,
                counter: ComplexityCounter) -> None:
-    """Any other model: mmengine models in ``mode='tensor'`` (the logits of
+    """Any other model: classifiers in ``mode='tensor'`` (the logits of
     ``RepVGGClassifier`` and mmpretrain's classifiers), other modules called
-    directly."""
+    directly (``repseg.models.kind``)."""
     with counter:
-        if hasattr(model, 'data_preprocessor'):
+        if model_kind(model) == CLASSIFIER:
             model(image, mode='tensor')
         else:
             model(image)
@@ -402,9 +408,11 @@ def model_complexity(model: nn.Module,
     was_training = measured.training
     try:
         parts, excluded = _count(measured.eval(), shape, in_channels)
-    except RuntimeError as err:
-        raise ValueError(f'{name}: the forward pass fails at input shape '
-                         f'{shape[0]}x{shape[1]}: {err}') from err
+    except RepSegError:
+        raise  # already names what is wrong
+    except (RuntimeError, ValueError) as err:
+        raise ComplexityError(f'{name}: the forward pass fails at input '
+                              f'shape {shape[0]}x{shape[1]}: {err}') from err
     finally:
         measured.train(was_training)
     return ComplexityReport(name, shape, parts, excluded, arch)
@@ -421,8 +429,9 @@ def _build_and_measure(build: Callable[[], nn.Module],
     Tried first on PyTorch's meta device: the counts depend on shapes only,
     so there no weights are initialized or fused and no arithmetic is done,
     which is most of the time otherwise. Ops without a meta kernel (some
-    mmcv ops) or code that reads values fail there with a RuntimeError; the
-    model is then built and measured on the CPU.
+    mmcv ops) or code that reads values fail there (a RuntimeError, at
+    times a ValueError); the model is then built and measured on the CPU,
+    where a forward pass that fails is a ``ComplexityError``.
     """
     shape = check_input_shape(input_shape)
     try:
@@ -430,17 +439,20 @@ def _build_and_measure(build: Callable[[], nn.Module],
             model = to_inference_form(build(), inplace=True)[0]
             parts, excluded = _count(model, shape, in_channels)
         return ComplexityReport(name, shape, parts, excluded, arch)
-    except RuntimeError:
+    except RepSegError:
+        raise  # a config that cannot be built fails the same on the CPU
+    except (RuntimeError, ValueError):
         model = to_inference_form(build(), inplace=True)[0]
         return model_complexity(model, shape, name, arch, in_channels,
                                 fuse=False)
 
 
 def check_arch(arch: str) -> str:
-    """``arch`` if it names a RepVGG variant, else a ValueError naming it."""
+    """``arch`` if it names a RepVGG variant, else a ``ComplexityError``
+    naming it."""
     if arch not in RepVGG.arch_settings:
-        raise ValueError(f'unknown RepVGG arch {arch!r}; choose from '
-                         f'{", ".join(RepVGG.arch_settings)}')
+        raise ComplexityError(f'unknown RepVGG arch {arch!r}; choose from '
+                              f'{", ".join(RepVGG.arch_settings)}')
     return arch
 
 

@@ -13,7 +13,7 @@ from mmengine.runner.checkpoint import load_checkpoint
 from mmengine.utils import import_modules_from_strings
 from torch import nn
 
-from ..backends import backend_for_file
+from ..backends import WrongBackend, backend_for_file
 from ..engine.config import ConfigError, read_config
 from ..errors import RepSegError
 from ..models.backbones import DeployFormMismatch
@@ -152,8 +152,8 @@ def init_model(config: ConfigType,
     cfg = load_model_config(config, cfg_options)
     engine = None if checkpoint is None else backend_for_file(checkpoint)
     if engine is not None and torch.device(device).type != 'cpu':
-        raise ValueError(f'{checkpoint}: the {engine} backend runs on the '
-                         f'CPU here, not on {device}')
+        raise WrongBackend(f'{checkpoint}: the {engine} backend runs on the '
+                           f'CPU here, not on {device}')
     model = build_model(cfg, exported_file=checkpoint if engine else None)
     model.dataset_meta = config_dataset_meta(cfg)
     if checkpoint is not None and engine is None:

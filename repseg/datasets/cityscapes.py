@@ -25,10 +25,12 @@ from cityscapesscripts.helpers.labels import name2label
 from cityscapesscripts.preparation.json2labelImg import createLabelImage
 from mmengine.utils import track_parallel_progress, track_progress
 
+from repseg.datasets.imagenet import DatasetLayoutError
 from repseg.errors import RepSegError
 from repseg.fileio import atomic_output
 
-__all__ = ['DatasetNotReadyError', 'IGNORE_INDEX', 'check_cityscapes',
+__all__ = ['DatasetArgumentError', 'DatasetLayoutError',
+           'DatasetNotReadyError', 'IGNORE_INDEX', 'check_cityscapes',
            'class_weights', 'convert_cityscapes', 'label_id_to_train_id',
            'train_id_colours_bgr', 'write_split_lists']
 
@@ -48,6 +50,11 @@ class DatasetNotReadyError(RepSegError, FileNotFoundError):
     and the command that fixes it."""
 
 
+class DatasetArgumentError(RepSegError, ValueError):
+    """An argument of the dataset tools out of its range; the message
+    names it (``nproc``, ``offset``)."""
+
+
 def _make_hint(root):
     return ('run `python tools/dataset_converters/make_demo_data.py '
             f'cityscapes {root}` for the demo, or see data/README.md to '
@@ -65,21 +72,22 @@ def _polygon_files(split_dir):
 
 
 def _load_annotation(json_path):
-    """Read a polygon file, with errors naming the file: cityscapesscripts
-    itself raises bare KeyErrors, or exits the process on unknown labels."""
+    """Read a polygon file; ``DatasetLayoutError`` naming the file when it
+    is not one: cityscapesscripts itself raises bare KeyErrors, or exits the
+    process on unknown labels."""
     annotation = Annotation()
     try:
         with open(json_path) as f:
             annotation.fromJsonText(f.read())
     except (ValueError, KeyError, TypeError, IndexError) as error:
-        raise ValueError(f"'{json_path}' is not a Cityscapes polygon "
-                         f'annotation: {error!r}') from error
+        raise DatasetLayoutError(f"'{json_path}' is not a Cityscapes "
+                                 f'polygon annotation: {error!r}') from error
     for obj in annotation.objects:
         name = obj.label
         if name not in name2label and name.endswith('group'):
             name = name[:-len('group')]  # e.g. 'cargroup' counts as 'car'
         if name not in name2label:
-            raise ValueError(
+            raise DatasetLayoutError(
                 f"'{json_path}': unknown Cityscapes label '{obj.label}'")
     return annotation
 
@@ -135,7 +143,8 @@ def convert_cityscapes(data_root, nproc=1):
         raise DatasetNotReadyError(
             f"Cityscapes root '{root}' not found: {_make_hint(root)}")
     if not isinstance(nproc, int) or nproc < 1:
-        raise ValueError(f'nproc must be a positive int, got {nproc!r}')
+        raise DatasetArgumentError(
+            f'nproc must be a positive int, got {nproc!r}')
     files = ([str(gt_dir / path) for path in _polygon_files(gt_dir)]
              if gt_dir.is_dir() else [])
     if not files:
@@ -212,8 +221,8 @@ def class_weights(data_root, split='train', num_classes=19,
         config's ``class_weight``.
     """
     if offset <= 1:
-        raise ValueError(f'offset must be > 1 (1/ln(offset) bounds the '
-                         f'weights), got {offset!r}')
+        raise DatasetArgumentError(f'offset must be > 1 (1/ln(offset) '
+                                   f'bounds the weights), got {offset!r}')
     ann_dir = Path(data_root) / 'gtFine' / split
     label_maps = sorted(ann_dir.glob(f'*/*{TRAIN_IDS_SUFFIX}'))
     if not label_maps:
@@ -224,7 +233,8 @@ def class_weights(data_root, split='train', num_classes=19,
     for path in label_maps:
         label = mmcv.imread(str(path), flag='unchanged')
         if label is None or label.ndim != 2:
-            raise ValueError(f"'{path}' is not a single-channel label map")
+            raise DatasetLayoutError(
+                f"'{path}' is not a single-channel label map")
         counts += np.bincount(label.ravel(), minlength=256)
     share = counts[:num_classes] / max(1, counts[:num_classes].sum())
     return [round(float(w), 2) for w in 1 / np.log(offset + share)]

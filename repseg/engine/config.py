@@ -8,7 +8,9 @@ from typing import Tuple
 import torch
 from mmengine.config import Config
 
+from ..checkpoint import MissingCheckpointError
 from ..errors import RepSegError
+from ..models.init_cfg import pretrained_init
 from ..models.kind import SEGMENTOR, config_kind
 
 # Input (H, W) the tools use when none is given: ImageNet's test crop for
@@ -104,31 +106,30 @@ def iter_dataset_cfgs(cfg: Config):
 
 def check_pretrained(cfg: Config) -> None:
     """Fail early, naming the path, when the backbone's pretrained checkpoint
-    is missing; warn when there is none (training from scratch)."""
-    backbone = cfg.model.get('backbone', {})
-    init_cfg = backbone.get('init_cfg') or []
-    # mmengine takes one init dict or a list of them.
-    init_cfgs = init_cfg if isinstance(init_cfg, (list, tuple)) else [init_cfg]
-    pretrained = [c for c in init_cfgs if c.get('type') == 'Pretrained']
-    if not pretrained:
+    is missing (``MissingCheckpointError``); warn when there is none
+    (training from scratch)."""
+    backbone = cfg.model.get('backbone') or {}
+    pretrained = pretrained_init(backbone.get('init_cfg'))
+    if pretrained is None:
         warnings.warn('no pretrained checkpoint for the backbone '
                       '(model.backbone.init_cfg): training from scratch')
         return
-    checkpoint = pretrained[0].get('checkpoint', '')
+    checkpoint = str(pretrained.get('checkpoint', ''))
     if '://' not in checkpoint and not osp.isfile(checkpoint):
-        raise FileNotFoundError(
+        raise MissingCheckpointError(
             f'pretrained backbone checkpoint {checkpoint!r} does not exist '
             '(model.backbone.init_cfg.checkpoint). Pretrain it with '
-            'tools/train.py configs/imagenet/..., or convert a downloaded one '
-            'with tools/model_converters/convert_checkpoint.py SRC ' + checkpoint + ', or train '
-            'from scratch with --cfg-options model.backbone.init_cfg=None')
+            'tools/train.py configs/imagenet/..., or convert a downloaded '
+            'one with tools/model_converters/convert_checkpoint.py SRC '
+            f'{checkpoint}, or train from scratch with --cfg-options '
+            'model.backbone.init_cfg=None')
 
 
 def check_datasets(cfg: Config, names=('train_dataloader', 'val_dataloader',
                                        'test_dataloader')) -> None:
     """Fail early, naming the path and the command that fixes it, when a
     dataset the config uses is missing or not prepared."""
-    from ..datasets import check_cityscapes
+    from ..datasets import DatasetNotReadyError, check_cityscapes
     for name, dataset in iter_dataset_cfgs(cfg):
         if name not in names:
             continue
@@ -137,6 +138,6 @@ def check_datasets(cfg: Config, names=('train_dataloader', 'val_dataloader',
             check_cityscapes(dataset.get('data_root', ''),
                              splits=(osp.basename(img_dir.rstrip('/')), ))
         elif dataset.get('data_root') and not osp.isdir(dataset.data_root):
-            raise FileNotFoundError(
+            raise DatasetNotReadyError(
                 f'{name}.dataset.data_root {dataset.data_root!r} does not '
                 'exist; see data/README.md')

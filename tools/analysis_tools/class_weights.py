@@ -27,7 +27,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         weights = class_weights(args.root, args.split, offset=args.offset)
-    except (RepSegError, ValueError) as error:  # ValueError: a bad --offset
+    except RepSegError as error:  # a missing split, bad label maps, --offset
         sys.exit(f'class_weights.py: error: {error}')
     print(f'class_weight = {weights}')
 

@@ -24,7 +24,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         convert_cityscapes(args.root, nproc=args.nproc)
-    except (RepSegError, ValueError) as error:  # ValueError: bad polygons
+    except RepSegError as error:  # a missing root, bad polygons, --nproc
         sys.exit(f'convert_cityscapes.py: error: {error}')
 
 

@@ -18,6 +18,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from ...errors import RepSegError
 from ..fusion import fold_bn_into_kernel, identity_kernel, pad_kernel
+from ..init_cfg import pretrained_init
 
 
 class DeployFormMismatch(RepSegError, RuntimeError):
@@ -322,14 +323,6 @@ def _block_type_in(state_dict, prefix: str):
     return None
 
 
-def _is_pretrained(init_cfg) -> bool:
-    """Whether ``init_cfg`` (one dict or mmengine's list of them) loads a
-    checkpoint."""
-    init_cfgs = init_cfg if isinstance(init_cfg, (list, tuple)) else [init_cfg]
-    return any(isinstance(c, dict) and c.get('type') == 'Pretrained'
-               for c in init_cfgs)
-
-
 def _groupwise_map(groups: int) -> Dict[int, int]:
     """Blocks 2, 4, ..., 26 (numbered from 1 at the first block of stage 1)
     use ``groups``: every second block of stages 1-3 of the B models."""
@@ -547,8 +540,8 @@ class RepVGG(BaseModule):
 
     def init_weights(self) -> None:
         super().init_weights()
-        if self.identity_init and not self.deploy and not _is_pretrained(
-                self.init_cfg):
+        if (self.identity_init and not self.deploy
+                and pretrained_init(self.init_cfg) is None):
             for module in self.modules():
                 if isinstance(module, ReparamBlock) and module.has_identity:
                     module.start_as_identity()
