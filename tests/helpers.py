@@ -102,3 +102,13 @@ def check_segmentor_trains_and_predicts(model, optim_cfg, weight):
         outputs = model.test_step(dict(inputs=data['inputs'],
                                        data_samples=samples))
     assert outputs[0].pred_sem_seg.data.shape == (1, 64, 96)
+
+
+def write_pretrained_config(path, base_config, checkpoint):
+    """A config file: ``base_config`` with its backbone started from the
+    Pretrained ``checkpoint``."""
+    path.write_text(
+        f"_base_ = {str(base_config)!r}\n"
+        "model = dict(backbone=dict(init_cfg=dict(_delete_=True, "
+        f"type='Pretrained', checkpoint={str(checkpoint)!r})))\n")
+    return path

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import write_tiny_seg_config
-from helpers import load_tool
+from helpers import load_tool, write_pretrained_config
 
 import repseg
 from repseg.apis import ConfigError
@@ -123,11 +123,8 @@ def test_train_with_a_missing_pretrained_checkpoint(demo_cityscapes,
     built: one line naming the file, no traceback."""
     config = write_tiny_seg_config(tmp_path / 'c.py', demo_cityscapes)
     missing = tmp_path / 'absent.pth'
-    pretrained = tmp_path / 'pretrained.py'
-    pretrained.write_text(
-        f"_base_ = {str(config)!r}\n"
-        "model = dict(backbone=dict(init_cfg=dict(_delete_=True, "
-        f"type='Pretrained', checkpoint={str(missing)!r})))\n")
+    pretrained = write_pretrained_config(tmp_path / 'pretrained.py', config,
+                                         missing)
     result = subprocess.run(
         [sys.executable, str(ROOT / 'tools/train.py'), str(pretrained),
          '--work-dir', str(tmp_path / 'w')],

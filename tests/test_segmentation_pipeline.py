@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import write_tiny_seg_config
-from helpers import load_tool
+from helpers import load_tool, write_pretrained_config
 
 from repseg.checkpoint import MissingCheckpointError
 from repseg.datasets import DatasetNotReadyError
@@ -236,11 +236,8 @@ def test_pretrained_checkpoint_missing_or_absent(demo_cityscapes, tmp_path,
     config = write_tiny_seg_config(tmp_path / 'c.py', demo_cityscapes)
     monkeypatch.setattr(train_tool.Runner, 'from_cfg', lambda cfg: 1 / 0)
     missing = tmp_path / 'absent.pth'
-    pretrained = tmp_path / 'pretrained.py'
-    pretrained.write_text(
-        f"_base_ = {str(config)!r}\n"
-        "model = dict(backbone=dict(init_cfg=dict(_delete_=True, "
-        f"type='Pretrained', checkpoint={str(missing)!r})))\n")
+    pretrained = write_pretrained_config(tmp_path / 'pretrained.py', config,
+                                         missing)
     with pytest.raises(SystemExit, match='absent.pth') as exit_info:
         train_tool.main([str(pretrained), '--work-dir', str(tmp_path / 'w')])
     assert isinstance(exit_info.value.__cause__, MissingCheckpointError)
