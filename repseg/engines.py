@@ -53,6 +53,9 @@ class Engine:
         quantizer (callable, optional): Its post-training INT8
             quantization, ``(fp32_path, int8_path, batches) -> dict`` (what
             was done); None where there is none.
+        precisions (tuple[str]): The precisions its backend computes an
+            fp32 file in (``precision=`` of the backend; ``'fp32'`` first,
+            the default).
     """
     backend: Type[Backend]
     alias: str
@@ -61,6 +64,7 @@ class Engine:
     rewrites: Tuple[str, ...] = ()
     winograd_tile: Callable[[nn.Conv2d], Optional[int]] = no_winograd
     quantizer: Optional[Callable[..., dict]] = None
+    precisions: Tuple[str, ...] = ('fp32', )
 
     def __post_init__(self):
         unknown = [r for r in self.rewrites if r not in MODEL_REWRITES]
@@ -90,7 +94,7 @@ ENGINES: Dict[str, Engine] = {
         Engine(NcnnBackend, 'ncnn', export_model_ncnn, export_ncnn,
                rewrites=('psp', 's2b'), winograd_tile=ncnn_winograd_tile),
         Engine(OpenVinoBackend, 'openvino', export_model_openvino,
-               export_openvino),
+               export_openvino, precisions=('fp32', 'bf16')),
     )
 }
 

@@ -17,7 +17,7 @@ from .fileio import atomic_output
 
 T = TypeVar('T', bound='JsonRecord')
 
-# What ``EvaluationReport.fused`` was called in earlier reports.
+# The older name of ``EvaluationReport.fused``, still read from a report.
 LEGACY_FUSED_KEY = 'reparameterized'
 
 
@@ -189,7 +189,15 @@ class BenchmarkRow(JsonRecord):
     could not be measured, ``max_rel_diff`` from the eager fused model and
     ``speedup`` over the report's reference row; ``multiplications`` per
     call under the row's Winograd tiles and ``machine_fraction``, their rate
-    over the GEMM rate measured in the same run (None where not known).
+    over the peak rate of the row's ``precision`` measured in the same run
+    (None where not known).
+
+    ``tolerance`` is the bound ``max_rel_diff`` was held to. A bf16 row is
+    also held to ``min_agreement``: ``argmax_agreement`` is the share of
+    output positions (over the class / channel axis) where it picks what
+    the fp32 eager fused model picks. ``native_units``: whether the
+    processor has instructions for the row's precision (False: emulated;
+    None: not known).
     """
     row: str
     model: str
@@ -208,14 +216,35 @@ class BenchmarkRow(JsonRecord):
     latencies_ms: List[float]
     multiplications: Optional[int] = None
     machine_fraction: Optional[float] = None
+    precision: str = 'fp32'
+    tolerance: Optional[float] = None
+    argmax_agreement: Optional[float] = None
+    min_agreement: Optional[float] = None
+    native_units: Optional[bool] = None
+
+
+@dataclass
+class ProcessorInfo(JsonRecord):
+    """The CPU the figures were measured on
+    (``repseg.benchmark.processor``).
+
+    Args:
+        model: Its model name.
+        instruction_sets: Those of ``INSTRUCTION_SETS`` it has, None where
+            they could not be read.
+        source: Where both were read from.
+    """
+    model: str
+    instruction_sets: Optional[List[str]]
+    source: str
 
 
 @dataclass
 class ProfilePart(JsonRecord):
     """One part of a profiled row (``repseg.benchmark.profile``), timed
     alone in the row's mode: median latency (ms), multiplications per call
-    under the row's Winograd tiles and their rate over the run's GEMM
-    rate."""
+    under the row's Winograd tiles and their rate over the run's peak rate
+    of the row's precision."""
     part: str
     input_shape: List[int]
     output_shape: List[int]
@@ -231,19 +260,29 @@ class BenchmarkReport(JsonRecord):
     Args:
         environment: Device, input shape, threads, versions, ...
         reference: The row the speed-ups are relative to.
-        tolerance: The output bound every row was checked against.
+        tolerance: The output bound of the fp32 rows (every row records
+            the bounds it was held to).
         rows: The rows, in the order they were built.
         profiles: Row name -> its parts, for the rows profiled.
+        processor: The CPU (also for a CUDA run: it drives the engines).
+        peak_macs_per_s: Precision (``fp32``, ``bf16``, ``int8``) -> the
+            multiply-add rate of the device's matrix products in it, the
+            better of before and after the timing.
     """
     environment: dict
     reference: str
     tolerance: float
     rows: List[BenchmarkRow]
     profiles: Dict[str, List[ProfilePart]] = field(default_factory=dict)
+    processor: Optional[ProcessorInfo] = None
+    peak_macs_per_s: Dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: dict, source: str = 'report'):
         report = super().from_dict(data, source)
+        if isinstance(report.processor, dict):
+            report.processor = ProcessorInfo.from_dict(
+                report.processor, f'{source}: processor')
         report.rows = [row if isinstance(row, BenchmarkRow) else
                        BenchmarkRow.from_dict(row, f'{source}: rows[{i}]')
                        for i, row in enumerate(report.rows)]

@@ -3,6 +3,7 @@ rows, their interleaved timing, the output check, the exact rewrites, and
 errors."""
 import copy
 import json
+import re
 
 import pytest
 import torch
@@ -60,9 +61,32 @@ def tiny_builder(workdir, batch=2, size=(32, 32), **kwargs):
 def test_parse_mode(text, form, options, runtime, name):
     mode = parse_mode(text)
     assert (mode.form, mode.options, mode.runtime) == (form, options, runtime)
-    assert mode.name == name
+    assert mode.name == name and mode.precision == 'fp32'
     assert parse_mode(name) == mode
     assert parse_mode('fast') == parse_mode(benchmark.FAST_MODE)
+
+
+@pytest.mark.parametrize('text, options, runtime, name', [
+    ('fused+cl+bf16', ('cl', ), 'eager', 'fused+cl+bf16'),
+    ('fused+bf16+cl', ('cl', ), 'eager', 'fused+cl+bf16'),
+    ('compile+bf16', (), 'compile', 'fused+compile+bf16'),
+    ('fused+bf16+psp+openvino', ('psp', ), 'openvino',
+     'fused+psp+openvino+bf16'),
+    ('openvino+bf16', (), 'openvino', 'fused+openvino+bf16'),
+])
+def test_parse_bf16_modes(text, options, runtime, name):
+    mode = parse_mode(text)
+    assert (mode.options, mode.runtime, mode.precision) == (options, runtime,
+                                                            'bf16')
+    assert mode.name == name and parse_mode(name) == mode
+    assert parse_mode(name.replace('+bf16', '')).precision == 'fp32'
+
+
+@pytest.mark.parametrize('text', [
+    'fused+jit+bf16', 'onnx+bf16', 'fused+cl+ncnn+bf16'])
+def test_bf16_is_refused_where_the_runtime_does_not_compute_in_it(text):
+    with pytest.raises(BenchmarkError, match=re.escape(f'mode {text!r}')):
+        parse_mode(text)
 
 
 @pytest.mark.parametrize('text, message', [
@@ -398,7 +422,6 @@ def test_profile_parts_compose_to_the_model(tiny_config, tmp_path, capsys):
                          '--json', str(out)])
     printed = capsys.readouterr().out
     assert 'profile of tiny_pspnet:fused+psp, part by part' in printed
-    assert 'fp32 GEMM rate' in printed
     report = BenchmarkReport.load(out)
     parts = report.profiles['tiny_pspnet:fused+psp']
     assert [p.part for p in parts] == ['stem', 'stage_1', 'stage_2',
@@ -408,3 +431,93 @@ def test_profile_parts_compose_to_the_model(tiny_config, tmp_path, capsys):
         r.multiplications for r in report.rows
         if r.row == 'tiny_pspnet:fused+psp')
     assert all(p.median_ms > 0 and p.machine_fraction > 0 for p in parts)
+
+
+# ------------------------------------------------------------- precision
+
+
+def test_a_bf16_row_is_held_to_agreement_not_the_fp32_bound(tiny_config,
+                                                             tmp_path):
+    spec = benchmark.model_from_config(str(tiny_config))
+    builder = tiny_builder(tmp_path, batch=2, size=(64, 64))
+    fp32, bf16, cl_bf16 = build_rows(
+        [spec], ['fused', 'fused+bf16', 'fused+cl+bf16'], builder)
+    assert fp32.tolerance == 1e-4 and fp32.argmax_agreement is None
+    assert bf16.run()[0].dtype == torch.bfloat16  # computed in bf16
+    for row in (bf16, cl_bf16):
+        # Beyond the fp32 bound, within bf16's own.
+        assert 1e-4 < row.max_rel_diff <= row.tolerance == \
+            benchmark.BF16_TOLERANCE
+        assert row.min_agreement == benchmark.BF16_MIN_AGREEMENT
+        assert row.min_agreement <= row.argmax_agreement <= 1
+    # Either bound refuses a row beyond it.
+    with pytest.raises(OutputMismatch, match='tiny_pspnet:fused[+]bf16'):
+        build_rows([spec], ['fused+bf16'], builder, min_agreement=1.01)
+    with pytest.raises(OutputMismatch, match='tiny_pspnet:fused[+]bf16'):
+        build_rows([spec], ['fused+bf16'], builder, bf16_tolerance=1e-4)
+
+
+def test_argmax_agreement_counts_positions_over_the_class_axis():
+    reference = torch.zeros(1, 3, 2, 2)
+    reference[:, 0] = 1  # class 0 everywhere
+    changed = reference.clone()
+    changed[0, 2, 0, 0] = 2  # one of four positions picks class 2
+    assert benchmark.argmax_agreement([changed], [reference]) == 0.75
+    assert benchmark.argmax_agreement([reference], [reference]) == 1
+
+
+def test_openvino_bf16_row(tiny_config, tmp_path):
+    pytest.importorskip('openvino')
+    pytest.importorskip('onnxscript')
+    spec = benchmark.model_from_config(str(tiny_config))
+    rows = build_rows([spec], ['openvino', 'openvino+bf16'],
+                      tiny_builder(tmp_path, batch=1, size=(64, 64)))
+    assert rows[0].max_rel_diff <= 1e-4
+    assert 1e-4 < rows[1].max_rel_diff <= benchmark.BF16_TOLERANCE
+    assert rows[1].argmax_agreement >= benchmark.BF16_MIN_AGREEMENT
+
+
+def test_bf16_and_fp16_are_not_combined(tmp_path):
+    spec = model_from_arch(dict(TINY_ARCH))
+    builder = tiny_builder(tmp_path, device='cuda', fp16=True)
+    with pytest.raises(BenchmarkError, match='fused[+]bf16'):
+        builder.check_mode(spec, parse_mode('fused+bf16'))
+
+
+def test_report_names_the_processor_and_each_precision_peak(
+        tiny_config, tmp_path, monkeypatch):
+    """The JSON holds the CPU, the peak rate of each precision, and per row
+    its precision, bounds and rate against its own precision's peak; a
+    processor without bf16 units marks the bf16 row."""
+    from repseg.benchmark import run as benchmark_run
+    from repseg.results import ProcessorInfo
+    no_bf16 = ProcessorInfo('Test CPU', ['AVX2'], 'test')
+    monkeypatch.setattr(benchmark_run, 'detect_processor', lambda: no_bf16)
+    out = tmp_path / 'bf16.json'
+    benchmark_tool.main([str(tiny_config), '--shape', '64', '64', '--modes',
+                         'fused', 'fused+bf16', '--repeat', '2', '--warmup',
+                         '0', '--min-agreement', '0.98', '--json', str(out)])
+    data = json.loads(out.read_text())
+    assert data['processor'] == dict(model='Test CPU',
+                                     instruction_sets=['AVX2'],
+                                     source='test')
+    assert data['environment']['processor'] == 'Test CPU'
+    peaks = data['peak_macs_per_s']
+    assert {'fp32', 'bf16'} <= set(peaks) <= {'fp32', 'bf16', 'int8'}
+    assert all(1e8 < rate < 1e15 for rate in peaks.values())
+    assert data['environment']['gemm_macs_per_s'] == peaks['fp32']
+    fp32, bf16 = BenchmarkReport.load(out).rows
+    assert (fp32.precision, bf16.precision) == ('fp32', 'bf16')
+    assert (fp32.native_units, bf16.native_units) == (True, False)
+    assert bf16.argmax_agreement >= bf16.min_agreement == 0.98
+    assert fp32.tolerance == 1e-4 and bf16.tolerance > 1e-4
+    for row in (fp32, bf16):
+        assert row.machine_fraction == pytest.approx(
+            row.multiplications / (row.median_ms / 1e3)
+            / peaks[row.precision])
+
+
+def test_peak_rates_are_plausible():
+    assert 1e8 < benchmark.bf16_rate(size=256, repeat=2) < 1e14
+    rate = benchmark.int8_rate(size=256, repeat=2)
+    assert rate is None or 1e8 < rate < 1e15

@@ -19,18 +19,26 @@ def exception_reason(err: Exception) -> str:
 class OpenVinoBackend(Backend):
     """An OpenVINO IR ``.xml`` (with its ``.bin``) compiled for the CPU.
 
-    fp32 throughout: the CPU plugin otherwise computes in bf16 wherever the
-    processor has bf16 instructions (AVX512_BF16, AMX), by default.
+    fp32 throughout by default: the CPU plugin otherwise computes in bf16
+    wherever the processor has bf16 instructions (AVX512_BF16, AMX).
+    ``precision='bf16'`` asks for bf16 (``INFERENCE_PRECISION_HINT``),
+    which the plugin emulates where the processor lacks them.
 
     Args:
         path (str): The ``.xml`` file.
         num_threads (int): Inference threads.
+        precision (str): ``'fp32'`` or ``'bf16'``.
     """
     name = 'openvino'
     suffix = '.xml'
+    #: Precision -> OpenVINO's ``INFERENCE_PRECISION_HINT``.
+    PRECISION_HINTS = dict(fp32='f32', bf16='bf16')
 
-    def __init__(self, path: str, num_threads: int):
+    def __init__(self, path: str, num_threads: int, precision: str = 'fp32'):
         super().__init__(path, num_threads)
+        if precision not in self.PRECISION_HINTS:
+            raise ValueError(f'precision {precision!r}: OpenVINO runs '
+                             f'{sorted(self.PRECISION_HINTS)}')
         try:
             import openvino
         except ImportError as err:
@@ -41,10 +49,11 @@ class OpenVinoBackend(Backend):
             self.model = core.compile_model(
                 core.read_model(self.path), 'CPU', {
                     'INFERENCE_NUM_THREADS': num_threads,
-                    'INFERENCE_PRECISION_HINT': 'f32',
-                    # One stream, every thread on one request (the default
-                    # of this OpenVINO, said here as THROUGHPUT would split
-                    # the threads into parallel streams).
+                    'INFERENCE_PRECISION_HINT':
+                    self.PRECISION_HINTS[precision],
+                    # One stream, every thread on one request; said
+                    # explicitly, as THROUGHPUT would split the threads
+                    # into parallel streams.
                     'PERFORMANCE_HINT': 'LATENCY',
                 })
         except RuntimeError as err:

@@ -1,6 +1,6 @@
 """PyTorch's own graph runtimes, which take a module rather than a file:
 TorchScript (traced and frozen) and inductor (``torch.compile``)."""
-from typing import Callable
+from typing import Callable, Optional
 
 import torch
 from torch import Tensor, nn
@@ -17,12 +17,17 @@ def trace_and_freeze(module: nn.Module,
     return torch.jit.optimize_for_inference(torch.jit.freeze(traced))
 
 
-def compile_module(module: nn.Module, inputs: Tensor) -> Callable:
+def compile_module(module: nn.Module, inputs: Tensor,
+                   autocast: Optional[torch.dtype] = None) -> Callable:
     """``torch.compile`` (inductor) with weight freezing, compiled now for
     ``inputs``' shape: freezing lets inductor prepack the conv weights for
-    oneDNN and fuse conv with bias and ReLU, as TorchScript freezing does."""
+    oneDNN and fuse conv with bias and ReLU, as TorchScript freezing does.
+    ``autocast`` (e.g. ``torch.bfloat16``): compiled under ``torch.autocast``
+    in that dtype, as the caller must then call it."""
     import torch._inductor.config as inductor_config
     compiled = torch.compile(module, dynamic=False)
-    with inductor_config.patch(freezing=True), torch.inference_mode():
+    with inductor_config.patch(freezing=True), torch.inference_mode(), \
+            torch.autocast(inputs.device.type, dtype=autocast,
+                           enabled=autocast is not None):
         compiled(inputs)
     return compiled

@@ -15,12 +15,16 @@
   (ONNX Runtime, all graph optimizations), ``ncnn`` (ncnn via pnnx, its
   Winograd kernels on; one image at a time) or ``openvino`` (OpenVINO's CPU
   plugin, the IR converted from the ONNX export, latency hint), the engines
-  on the CPU in fp32.
+  on the CPU; and a precision: none for fp32, ``bf16`` for bfloat16 where
+  the runtime computes in it (``BF16_RUNTIMES``): eager and ``compile``
+  under ``torch.autocast`` in bf16 (with ``cl``, channels-last),
+  ``openvino`` with its bf16 precision hint. A bf16 row is held to its own
+  bounds (``repseg.benchmark.precision``).
 
 Aliases: ``jit``, ``compile``, ``onnx``, ``ncnn``, ``openvino`` mean
-``fused+jit`` etc., and ``fast`` means ``FAST_MODE``, what deploy writes
-for ncnn (``deployed_mode``), the fastest CPU path for this project's
-segmentors at 512x1024.
+``fused+jit`` etc. (alone or as a mode's first part: ``openvino+bf16``),
+and ``fast`` means ``FAST_MODE``, what deploy writes for ncnn
+(``deployed_mode``): the segmentors' deployment path on a CPU.
 """
 from dataclasses import dataclass
 from typing import Dict, Optional, Tuple
@@ -37,7 +41,14 @@ REWRITES = ('psp', 's2b', 'wino2', 'wino4', 'cl')
 ENGINE_RUNTIMES: Dict[str, Engine] = {
     engine.alias: engine for engine in ENGINES.values()}
 RUNTIMES = ('jit', 'compile') + tuple(ENGINE_RUNTIMES)
-OPTIONS = REWRITES + RUNTIMES
+#: Precision options; fp32, the default, has none.
+PRECISIONS = ('bf16', )
+#: The runtimes that compute in bf16: PyTorch's under autocast, and the
+#: engines that say so (``Engine.precisions``).
+BF16_RUNTIMES = ('eager', 'compile') + tuple(
+    alias for alias, engine in ENGINE_RUNTIMES.items()
+    if 'bf16' in engine.precisions)
+OPTIONS = REWRITES + RUNTIMES + PRECISIONS
 
 
 def deployed_mode(engine: Engine) -> str:
@@ -61,16 +72,20 @@ class BenchmarkError(RepSegError, ValueError):
 
 @dataclass(frozen=True)
 class Mode:
-    """A parsed mode: the model form, layout options and runtime."""
+    """A parsed mode: the model form, layout options, runtime and
+    precision (``'fp32'`` or ``'bf16'``)."""
     form: str
     options: Tuple[str, ...] = ()
     runtime: str = 'eager'
+    precision: str = 'fp32'
 
     @property
     def name(self) -> str:
         extras = [o for o in REWRITES if o in self.options]
         if self.runtime != 'eager':
             extras.append(self.runtime)
+        if self.precision != 'fp32':
+            extras.append(self.precision)
         return '+'.join([self.form] + extras)
 
     @property
@@ -80,10 +95,13 @@ class Mode:
 
 
 def parse_mode(text: str) -> Mode:
-    """``'fused+cl+jit'`` -> ``Mode('fused', ('cl', ), 'jit')``; aliases
-    (``jit``, ``onnx``, ``fast`` ...) are expanded first, and an old form
+    """``'fused+cl+jit'`` -> ``Mode('fused', ('cl', ), 'jit')``,
+    ``'fused+cl+bf16'`` -> ``Mode('fused', ('cl', ), 'eager', 'bf16')``; aliases
+    (``jit``, ``onnx``, ``fast`` ...; also as the first part,
+    ``openvino+bf16``) are expanded first, and an old form
     spelling (``unfused``) gives the form it stands for."""
-    parts = ALIASES.get(text, text).split('+')
+    first, _, rest = text.partition('+')
+    parts = (ALIASES.get(first, first) + '+' * bool(rest) + rest).split('+')
     form, options = FORM_ALIASES.get(parts[0], parts[0]), parts[1:]
     if form not in FORMS:
         raise BenchmarkError(
@@ -101,5 +119,11 @@ def parse_mode(text: str) -> Mode:
     if len(runtimes) > 1:
         raise BenchmarkError(f'mode {text!r}: at most one runtime of '
                              f'{RUNTIMES}, got {runtimes}')
-    return Mode(form, tuple(o for o in REWRITES if o in options),
-                runtimes[0] if runtimes else 'eager')
+    runtime = runtimes[0] if runtimes else 'eager'
+    precision = 'bf16' if 'bf16' in options else 'fp32'
+    if precision == 'bf16' and runtime not in BF16_RUNTIMES:
+        raise BenchmarkError(f'mode {text!r}: the {runtime} runtime does not '
+                             f'compute in bf16; bf16 goes with '
+                             f'{" or ".join(BF16_RUNTIMES)}')
+    return Mode(form, tuple(o for o in REWRITES if o in options), runtime,
+                precision)

@@ -16,6 +16,8 @@ from ..models.fusion import to_inference_form
 from ..rewrites import apply_rewrites, to_channels_last
 from .models import ModelSpec
 from .modes import BenchmarkError, Mode, parse_mode
+from .precision import (AUTOCAST_DTYPES, BF16_MIN_AGREEMENT, BF16_TOLERANCE,
+                        argmax_agreement, autocast)
 from .timing import measured_call
 
 
@@ -26,7 +28,8 @@ class Row:
     ``run()`` computes the outputs (a tuple of tensors) from the row's own
     copy of the input (in the row's memory format and precision);
     ``multiplications`` is what one call computes with the row's kernels
-    (``row_multiplications``).
+    (``row_multiplications``). ``tolerance`` and ``min_agreement`` are
+    the bounds the row was checked to (``build_rows``).
     """
     model_label: str
     mode: Mode
@@ -36,6 +39,9 @@ class Row:
     times: List[float] = field(default_factory=list)
     max_rel_diff: Optional[float] = None
     peak_memory: Optional[int] = None
+    tolerance: Optional[float] = None
+    argmax_agreement: Optional[float] = None
+    min_agreement: Optional[float] = None
 
     @property
     def name(self) -> str:
@@ -52,8 +58,8 @@ def winograd_tiles_of(mode: Mode) -> Callable[[nn.Conv2d], Optional[int]]:
     """The Winograd tile each eligible conv of a row in ``mode`` runs with:
     repseg's rewrite (``wino2``/``wino4``, dilated convs too), else the
     engine's own choice (``Engine.winograd_tile``: ncnn's on undilated
-    convs), none for PyTorch's runtimes (oneDNN has no fp32 Winograd
-    kernels here)."""
+    convs), none for PyTorch's runtimes (PyTorch asks oneDNN for direct
+    convolutions)."""
     for tile in (2, 4):
         if f'wino{tile}' in mode.options:
             return lambda conv, tile=tile: tile
@@ -109,6 +115,9 @@ class RowBuilder:
                                  'only')
         if self.fp16 and self.device.type != 'cuda':
             raise BenchmarkError('--fp16 needs --device cuda')
+        if self.fp16 and mode.precision != 'fp32':
+            raise BenchmarkError(f'mode {mode.name!r}: {mode.precision} '
+                                 'and --fp16 are two precisions; give one')
 
     def build(self, spec: ModelSpec, forms: Dict[str, nn.Module],
               mode: Mode) -> Row:
@@ -135,13 +144,17 @@ class RowBuilder:
         if mode.runtime == 'jit':
             module = trace_and_freeze(module, inputs)
         elif mode.runtime == 'compile':
-            module = compile_module(module, inputs)
+            module = compile_module(module, inputs,
+                                    AUTOCAST_DTYPES.get(mode.precision))
         elif mode.engine is not None:
             module = self.engine(mode, spec.label, module, inputs)
         batch_size = inputs.shape[0]
+        # Engines take the precision when they load the file.
+        precision = 'fp32' if mode.engine is not None else mode.precision
+        device = self.device
 
         def run():
-            with torch.inference_mode():
+            with torch.inference_mode(), autocast(precision, device):
                 return module(inputs)
 
         return Row(spec.label, mode, run, batch_size, counted)
@@ -154,16 +167,22 @@ class RowBuilder:
         stem = f'{label}_{mode.name}'.replace('+', '_')
         path = osp.join(self.workdir, stem + engine.suffix)
         engine.module_exporter(module, inputs, path)
-        return engine.backend(path, torch.get_num_threads())
+        if mode.precision == 'fp32':
+            return engine.backend(path, torch.get_num_threads())
+        return engine.backend(path, torch.get_num_threads(),
+                              precision=mode.precision)
 
 
 def build_rows(specs: Sequence[ModelSpec], modes: Sequence[str],
-               builder: RowBuilder,
-               tolerance: float = TOLERANCE) -> List[Row]:
+               builder: RowBuilder, tolerance: float = TOLERANCE,
+               bf16_tolerance: float = BF16_TOLERANCE,
+               min_agreement: float = BF16_MIN_AGREEMENT) -> List[Row]:
     """Every model in every mode, each row checked against the model's
-    eager fused output (``OutputMismatch`` above ``tolerance``). The fused
-    model is also checked against the multi-branch one, which catches a
-    wrong fold. Models are prepared one at a time to bound memory."""
+    eager fused output (``OutputMismatch`` above ``tolerance``; a bf16 row
+    above ``bf16_tolerance`` or with an ``argmax_agreement`` below
+    ``min_agreement``). The fused model is also checked against the
+    multi-branch one, which catches a wrong fold. Models are prepared one
+    at a time to bound memory."""
     parsed = [parse_mode(m) for m in modes]
     names = [p.name for p in parsed]
     if len(set(names)) != len(names):
@@ -199,14 +218,34 @@ def build_rows(specs: Sequence[ModelSpec], modes: Sequence[str],
                 raise BenchmarkError(
                     f'{spec.label}:{mode.name}: this mode fails on this model'
                     f' ({type(err).__name__}: {message[-1]})') from err
-            row.max_rel_diff = relative_difference(outputs, reference)
-            if row.max_rel_diff > tolerance:
-                raise OutputMismatch(
-                    f'row {row.name}: output differs from the eager fused '
-                    f'model by {row.max_rel_diff:.3e} (> {tolerance:g}); '
-                    'refused')
+            check_row(row, outputs, reference, tolerance, bf16_tolerance,
+                      min_agreement)
             rows.append(row)
     return rows
+
+
+def check_row(row: Row, outputs: Tuple[Tensor, ...],
+              reference: Tuple[Tensor, ...], tolerance: float,
+              bf16_tolerance: float, min_agreement: float) -> None:
+    """Record the row's difference from the eager fused fp32 ``reference``
+    (and, in bf16, its argmax agreement) with the bounds of its precision;
+    ``OutputMismatch`` beyond them."""
+    row.max_rel_diff = relative_difference(outputs, reference)
+    if row.mode.precision == 'fp32':
+        row.tolerance = tolerance
+    else:
+        row.tolerance, row.min_agreement = bf16_tolerance, min_agreement
+        row.argmax_agreement = argmax_agreement(outputs, reference)
+        if row.argmax_agreement < min_agreement:
+            raise OutputMismatch(
+                f'row {row.name}: picks the eager fused fp32 model\'s class '
+                f'at {row.argmax_agreement:.4f} of the output positions '
+                f'(< {min_agreement:g}); refused')
+    if row.max_rel_diff > row.tolerance:
+        raise OutputMismatch(
+            f'row {row.name}: output differs from the eager fused '
+            f'model by {row.max_rel_diff:.3e} (> {row.tolerance:g}); '
+            'refused')
 
 
 def eager_reference(spec: ModelSpec, model: nn.Module,

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import statistics
-from typing import TYPE_CHECKING, List, Optional, Sequence
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence
 
-from ..results import BenchmarkRow
+from ..results import BenchmarkRow, ProcessorInfo
 from .modes import BenchmarkError, parse_mode
+from .processor import describe, has_native_units
 
 if TYPE_CHECKING:
     from .models import ModelSpec
@@ -40,11 +41,20 @@ def find_row(names: Sequence[str], text: Optional[str]) -> str:
 
 
 def summarize(rows: Sequence[Row], reference: str,
-              gemm_macs_per_s: Optional[float] = None) -> List[BenchmarkRow]:
+              gemm_macs_per_s: Optional[float] = None,
+              peak_macs_per_s: Optional[Dict[str, float]] = None,
+              processor: Optional[ProcessorInfo] = None
+              ) -> List[BenchmarkRow]:
     """Per row: latency median, quartiles, min and max (ms), images/s,
-    peak memory (MiB), output difference, speed-up over the row named
-    ``reference``, and the rate of its multiplications against
-    ``gemm_macs_per_s`` (``timing.gemm_rate``) where given."""
+    peak memory (MiB), output difference (and its bounds), speed-up over
+    the row named ``reference``, and the rate of its multiplications
+    against the peak rate of the row's precision, ``peak_macs_per_s``
+    (``timing.peak_rates``; ``gemm_macs_per_s`` for fp32 if given alone),
+    where known; with ``processor``, whether it has units for the row's
+    precision."""
+    peaks = dict(peak_macs_per_s or {})
+    if gemm_macs_per_s:
+        peaks.setdefault('fp32', gemm_macs_per_s)
     ref_median = statistics.median(
         next(r for r in rows if r.name == reference).times)
     results = []
@@ -56,8 +66,9 @@ def summarize(rows: Sequence[Row], reference: str,
         else:
             q1 = q3 = median
         fraction = None
-        if gemm_macs_per_s and row.multiplications is not None:
-            fraction = row.multiplications / median / gemm_macs_per_s
+        peak = peaks.get(row.mode.precision)
+        if peak and row.multiplications is not None:
+            fraction = row.multiplications / median / peak
         results.append(
             BenchmarkRow(
                 row=row.name, model=row.model_label, mode=row.mode.name,
@@ -71,7 +82,13 @@ def summarize(rows: Sequence[Row], reference: str,
                 speedup=ref_median / median,
                 latencies_ms=[1e3 * t for t in row.times],
                 multiplications=row.multiplications,
-                machine_fraction=fraction))
+                machine_fraction=fraction, precision=row.mode.precision,
+                tolerance=row.tolerance,
+                argmax_agreement=row.argmax_agreement,
+                min_agreement=row.min_agreement,
+                native_units=(None if processor is None else
+                              has_native_units(processor,
+                                               row.mode.precision))))
     return results
 
 
@@ -80,7 +97,7 @@ def format_table(results: Sequence[BenchmarkRow], reference: str) -> str:
     width = max(len('row'), *(len(r.row) for r in results))
     header = (f'{"row":<{width}} {"median ms":>10} {"IQR ms":>17} '
               f'{"min ms":>9} {"img/s":>8} {"peak MiB":>9} {"rel diff":>9} '
-              f'{"speed-up":>8} {"G mults":>8} {"% GEMM":>6}')
+              f'{"speed-up":>8} {"G mults":>8} {"% peak":>6}')
     lines = [header, '-' * len(header)]
     for r in results:
         memory = ('n/a' if r.peak_memory_mib is None else
@@ -90,15 +107,34 @@ def format_table(results: Sequence[BenchmarkRow], reference: str) -> str:
                  f'{r.multiplications / 1e9:.1f}')
         fraction = ('n/a' if r.machine_fraction is None else
                     f'{100 * r.machine_fraction:.0f}%')
+        agreement = ('' if r.argmax_agreement is None else
+                     f' argmax {100 * r.argmax_agreement:.2f}%')
+        emulated = (f' (emulated: no {r.precision} units)'
+                    if r.native_units is False else '')
         lines.append(
             f'{r.row:<{width}} {r.median_ms:>10.1f} {iqr:>17} '
             f'{r.min_ms:>9.1f} {r.images_per_s:>8.2f} {memory:>9} '
             f'{r.max_rel_diff:>9.1e} {r.speedup:>7.2f}x {mults:>8} '
-            f'{fraction:>6}')
+            f'{fraction:>6}{agreement}{emulated}')
     lines.append(f'speed-up: median latency of {reference} / median latency'
-                 ' of the row; rel diff: largest |output - eager fused '
-                 'output| / largest |eager fused output|; G mults: '
-                 'multiplications of convs and linear layers per call under '
-                 "the row's Winograd tiles; % GEMM: their rate over the fp32 "
-                 'GEMM rate measured in the run')
+                 ' of the row; rel diff: largest |output - eager fused fp32 '
+                 'output| / largest |eager fused fp32 output|; argmax: share '
+                 'of output positions where a reduced-precision row picks '
+                 'the class the fp32 model picks; G mults: multiplications '
+                 "of convs and linear layers per call under the row's "
+                 "Winograd tiles; % peak: their rate over the peak rate of "
+                 "the row's precision measured in the run")
+    return '\n'.join(lines)
+
+
+def format_machine(processor: Optional[ProcessorInfo],
+                   peak_macs_per_s: Dict[str, float]) -> str:
+    """The processor and each precision's peak rate, one line each."""
+    lines = []
+    if processor is not None:
+        lines.append(f'processor: {describe(processor)}')
+    if peak_macs_per_s:
+        rates = ', '.join(f'{precision} {rate / 1e9:.1f}'
+                          for precision, rate in peak_macs_per_s.items())
+        lines.append(f'peak rates (G multiply-adds/s): {rates}')
     return '\n'.join(lines)

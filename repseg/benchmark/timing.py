@@ -7,7 +7,8 @@ import ctypes
 import gc
 import resource
 import time
-from typing import Callable, List, Optional, Protocol, Sequence, Tuple
+from typing import (Callable, Dict, List, Optional, Protocol, Sequence,
+                    Tuple)
 
 import torch
 import torch.nn.functional as F
@@ -59,7 +60,8 @@ def _best_time(call: Callable[[], object], device: torch.device,
 
 
 # 1x1 convolutions (channels, map side, channels-last) that oneDNN runs as
-# GEMMs; which shape is fastest varies from run to run here.
+# GEMMs; which shape is fastest depends on the processor and on the run,
+# so the rate is the best of them.
 ONEDNN_GEMMS = ((512, 64, True), (1024, 64, True), (1024, 32, False))
 
 
@@ -84,6 +86,45 @@ def gemm_rate(device: str = 'cpu', size: int = 2048, repeat: int = 5) -> float:
         seconds = _best_time(lambda: F.conv2d(x, w), device, repeat)
         rate = max(rate, channels**2 * side**2 / seconds)
     return rate
+
+
+def bf16_rate(device: str = 'cpu', size: int = 2048,
+              repeat: int = 5) -> float:
+    """The machine's bf16 multiply rate (multiply-adds per second): the best
+    of ``repeat`` square ``torch.matmul`` products of bf16 tensors (oneDNN's
+    bf16 kernels on the CPU, emulated where it has no bf16 units)."""
+    device = torch.device(device)
+    a, b = (torch.randn(size, size, device=device, dtype=torch.bfloat16)
+            for _ in range(2))
+    return size**3 / _best_time(lambda: torch.matmul(a, b), device, repeat)
+
+
+def int8_rate(device: str = 'cpu', size: int = 2048,
+              repeat: int = 5) -> Optional[float]:
+    """The machine's int8 multiply rate (multiply-adds per second): the best
+    of ``repeat`` square ``torch._int_mm`` products (int8 x int8 -> int32;
+    oneDNN on the CPU); None where this PyTorch lacks it."""
+    device = torch.device(device)
+    a, b = (torch.randint(-128, 128, (size, size), device=device,
+                          dtype=torch.int8) for _ in range(2))
+    try:
+        return size**3 / _best_time(lambda: torch._int_mm(a, b), device,
+                                    repeat)
+    except (AttributeError, RuntimeError, NotImplementedError):
+        return None
+
+
+#: Precision -> how its peak rate is measured, in the report's order.
+PEAK_RATES = dict(fp32=gemm_rate, bf16=bf16_rate, int8=int8_rate)
+
+
+def peak_rates(device: str = 'cpu') -> Dict[str, float]:
+    """Each precision's peak multiply rate (``PEAK_RATES``), those that can
+    be measured."""
+    rates = {precision: rate(device)
+             for precision, rate in PEAK_RATES.items()}
+    return {precision: rate for precision, rate in rates.items()
+            if rate is not None}
 
 
 def _current_rss() -> int:

@@ -4,7 +4,8 @@
         [--modes multi-branch fused ...]
         [--baselines CONFIG ...] [--shape H W] [--batch-size N]
         [--device cpu|cuda] [--repeat N] [--warmup N] [--fp16]
-        [--channels-last] [--threads N] [--reference ROW] [--json FILE]
+        [--channels-last] [--threads N] [--tolerance T]
+        [--min-agreement A] [--reference ROW] [--json FILE]
         [--profile [ROW ...]]
     python tools/analysis_tools/benchmark.py --arch A0 [same options]
 
@@ -15,27 +16,36 @@ A mode is FORM[+OPTION...]: FORM 'multi-branch' (as built; 'unfused' is an
 old spelling) or 'fused' (RepVGG blocks fused, every conv+BN folded,
 baselines included); options 'cl' (channels-last), 'psp' (PSP head
 bottleneck factorized, exact), 's2b' (dilated RepVGG and ResNet stages as
-undilated convs on a mosaic of polyphase sub-images, space-to-batch, exact),
-'wino2' or 'wino4' (3x3 stride-1 convs by Winograd F(2x2,3x3) /
+undilated convs on a mosaic of polyphase sub-images, space-to-batch,
+exact), 'wino2' or 'wino4' (3x3 stride-1 convs by Winograd F(2x2,3x3) /
 F(4x4,3x3)) and one runtime of 'jit' (TorchScript frozen), 'compile'
 (torch.compile, inductor with freezing), 'onnx' (ONNX Runtime, needs `pip
 install -e .[onnx]`), 'ncnn' (ncnn through pnnx, needs `pip install -e
 .[deploy]`), 'openvino' (OpenVINO's CPU plugin, fp32, on the ONNX export
-converted to its IR; needs both extras). Aliases: jit, compile, onnx, ncnn,
-openvino = fused+jit etc.; fast = the model tools/deploy.py writes for ncnn
-(with its rewrites) on ncnn, the fastest CPU path for this project's
-segmentors (--help names it).
+converted to its IR; needs both extras), and 'bf16' to compute in bfloat16
+where the runtime does: eager and compile (torch.autocast; add 'cl' for
+channels-last) and openvino (its bf16 precision hint); fp32 is the default.
+Aliases: jit, compile, onnx, ncnn, openvino = fused+jit etc.; fast = the
+model tools/deploy.py writes for ncnn (with its rewrites) on ncnn, the
+segmentors' deployment path on a CPU (--help names it; docs/benchmark.md
+compares the modes).
 
-Weights are random unless CKPT is given (timing does not depend on them).
-A config whose backbone is already fused (deploy=True, tools/deploy.py
+Weights are random unless CKPT is given (timing does not depend on them). A
+config whose backbone is already fused (deploy=True, tools/deploy.py
 output) is taken as it is, without the 'multi-branch' mode. Segmentors run
 ``model(x, mode='tensor')`` (decode-head logits), classifiers give logits,
 --arch the four stage outputs. Before timing, every row is compared with
 the model's eager fused output, and one that differs by more than
---tolerance (largest |diff| / largest |output|) stops the run. Each row
-also shows its multiplications under its Winograd tiles and their rate
-against the fp32 GEMM rate measured in the run; --profile times a row part
-by part (stem, stages, decode head).
+--tolerance (largest |diff| / largest |output|) stops the run; a bf16 row
+must instead pick the fp32 model's class at --min-agreement of the output
+positions (default 0.99; random weights give close logits, so an untrained
+model may need less) and differ by at most 5e-2. The processor (model, AVX2
+/ AVX-512 / VNNI / BF16 / AMX) and the peak multiply rate of each precision
+(fp32 GEMM, bf16 and int8 matmul) are measured and reported; each row shows
+its multiplications under its Winograd tiles and their rate against the
+peak of its precision (a bf16 row on a processor without bf16 units is
+marked emulated); --profile times a row part by part (stem, stages, decode
+head).
 """
 import argparse
 import sys
@@ -43,8 +53,9 @@ import sys
 import torch
 
 from repseg.benchmark import (FAST_MODE, BenchmarkError, benchmark,
-                              build_specs, format_profile, format_table,
-                              parse_mode)
+                              build_specs, format_machine, format_profile,
+                              format_table, parse_mode)
+from repseg.benchmark.precision import BF16_MIN_AGREEMENT
 from repseg.cli import doc_parser, non_negative_int, positive_int
 from repseg.equivalence import FP16_TOLERANCE, TOLERANCE
 from repseg.errors import RepSegError
@@ -55,6 +66,13 @@ def mode_name(text: str) -> str:
     except BenchmarkError as err:
         raise argparse.ArgumentTypeError(str(err))
     return text
+
+
+def share(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f'{text} is not between 0 and 1')
+    return value
 
 
 def parse_args(argv=None):
@@ -69,8 +87,8 @@ def parse_args(argv=None):
     parser.add_argument('--modes', nargs='+', type=mode_name,
                         default=['multi-branch', 'fused'],
                         help='modes to run each model in (default: '
-                        'multi-branch fused); e.g. fused+cl fused+jit onnx '
-                        f'fast (= {FAST_MODE})')
+                        'multi-branch fused); e.g. fused+cl fused+cl+bf16 '
+                        f'fused+jit onnx openvino+bf16 fast (= {FAST_MODE})')
     parser.add_argument('--baselines', nargs='+', default=[],
                         metavar='CONFIG',
                         help='more configs to run in the same modes, e.g. '
@@ -97,7 +115,13 @@ def parse_args(argv=None):
                         '(default: torch\'s default)')
     parser.add_argument('--tolerance', type=float,
                         help=f'largest accepted output difference relative '
-                        f'to the largest output (default: {TOLERANCE:g})')
+                        f'to the largest output, fp32 rows (default: '
+                        f'{TOLERANCE:g})')
+    parser.add_argument('--min-agreement', type=share,
+                        default=BF16_MIN_AGREEMENT, metavar='A',
+                        help='smallest share of output positions where a '
+                        'bf16 row picks the class the fp32 model picks '
+                        f'(default: {BF16_MIN_AGREEMENT:g})')
     parser.add_argument('--reference', metavar='ROW',
                         help='row the speed-ups are relative to, as '
                         'LABEL:MODE or MODE (default: the first row)')
@@ -138,12 +162,12 @@ def main(argv=None):
                            args.device, args.fp16, args.channels_last,
                            args.repeat, args.warmup, args.tolerance,
                            args.reference, on_timing=announce,
-                           profile=args.profile)
+                           profile=args.profile,
+                           min_agreement=args.min_agreement)
     except RepSegError as err:
         sys.exit(f'benchmark.py: {err}')
     print(format_table(report.rows, report.reference))
-    print(f'fp32 GEMM rate: {report.environment["gemm_macs_per_s"] / 1e9:.1f}'
-          ' G multiply-adds/s')
+    print(format_machine(report.processor, report.peak_macs_per_s))
     medians = {r.row: r.median_ms for r in report.rows}
     for name, parts in report.profiles.items():
         print(format_profile(name, parts, medians[name]))
