@@ -3,19 +3,20 @@
 Deploy, the benchmark, quantization and the demo read an engine's name,
 file suffix, exporters, deploy rewrites and Winograd tile from here; the
 engine itself (loading and running its files) is its ``repseg.backends``
-class. A new engine is a backend module (its class in ``BACKENDS``) and one
-``Engine`` below.
+class. A new engine is a backend module and one ``Engine`` below.
 
 This module sits above ``backends``, ``export``, ``rewrites`` and
 ``quantization`` and below ``apis`` and ``benchmark``.
 """
+import os
 from dataclasses import dataclass
 from typing import Callable, Dict, Optional, Tuple, Type
 
 from torch import nn
 
 from .backends import (Backend, NcnnBackend, OnnxRuntimeBackend,
-                       OpenVinoBackend)
+                       OpenVinoBackend, WrongBackend)
+from .checkpoint import MissingCheckpointError
 from .backends.ncnn import winograd_tile as ncnn_winograd_tile
 from .export import (export_model_ncnn, export_model_onnx,
                      export_model_openvino, export_ncnn, export_onnx,
@@ -81,7 +82,7 @@ class Engine:
         return self.backend.suffix
 
 
-#: Every deployment engine, by ``Backend.name`` (the keys of ``BACKENDS``).
+#: Every deployment engine, by ``Backend.name``.
 ENGINES: Dict[str, Engine] = {
     engine.name: engine
     for engine in (
@@ -98,4 +99,33 @@ ENGINES: Dict[str, Engine] = {
     )
 }
 
-__all__ = ['ENGINES', 'Engine', 'no_winograd']
+#: The class that loads each engine's files, by engine name.
+BACKENDS: Dict[str, Type[Backend]] = {
+    name: engine.backend for name, engine in ENGINES.items()}
+
+
+def backend_for_file(path) -> Optional[str]:
+    """The name of the engine that loads files like ``path`` (by their
+    ending), None for other files (PyTorch checkpoints)."""
+    for name, engine in ENGINES.items():
+        if str(path).endswith(engine.suffix):
+            return name
+    return None
+
+
+def load_backend(name: str, path: str, num_threads: int) -> Backend:
+    """The exported file ``path`` loaded into the engine ``name``."""
+    if name not in ENGINES:
+        raise WrongBackend(f'unknown backend {name!r}; choose from '
+                           f'{sorted(ENGINES)}')
+    suffix = ENGINES[name].suffix
+    if not str(path).endswith(suffix):
+        raise WrongBackend(f'{path}: the {name} backend loads {suffix} files')
+    if not os.path.isfile(path):
+        raise MissingCheckpointError(f'{path} is not an exported model '
+                                     'file: there is no such file')
+    return ENGINES[name].backend(path, num_threads)
+
+
+__all__ = ['BACKENDS', 'ENGINES', 'Engine', 'backend_for_file',
+           'load_backend', 'no_winograd']

@@ -248,13 +248,15 @@ def test_every_engine_is_described_once_for_all_its_users():
     from repseg import export
     from repseg.apis.deploy import ENGINE_FILES
     from repseg.apis.quantize import INT8_FILES
-    from repseg.backends import BACKENDS, backend_for_file
+    from repseg.backends import (NcnnBackend, OnnxRuntimeBackend,
+                                 OpenVinoBackend)
     from repseg.backends.ncnn import winograd_tile
     from repseg.benchmark import (ENGINE_RUNTIMES, FAST_MODE, deployed_mode,
                                   parse_mode)
-    from repseg.engines import ENGINES, no_winograd
+    from repseg.engines import BACKENDS, ENGINES, backend_for_file, no_winograd
     from repseg.quantization import quantize_onnx
-    assert set(ENGINES) == set(BACKENDS)
+    assert BACKENDS == {'onnxruntime': OnnxRuntimeBackend,
+                        'ncnn': NcnnBackend, 'openvino': OpenVinoBackend}
     assert set(ENGINE_RUNTIMES.values()) == set(ENGINES.values())
     for name, engine in ENGINES.items():
         assert engine.name == name and engine.backend is BACKENDS[name]
@@ -324,7 +326,7 @@ def test_an_engine_that_computes_something_else_is_refused(
         tmp_path, monkeypatch, engine, packages):
     for package in packages:
         pytest.importorskip(package)
-    from repseg.backends import BACKENDS
+    from repseg.engines import BACKENDS
     config = write_tiny_seg_config(tmp_path / 'tiny.py', tmp_path)
     trained_checkpoint(config, tmp_path / 'trained.pth')
     call = BACKENDS[engine].__call__

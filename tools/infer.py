@@ -23,7 +23,7 @@ import sys
 import torch
 
 from repseg.apis import RepSegInferencer, init_model, run_inference
-from repseg.backends import BACKENDS, backend_for_file
+from repseg.engines import BACKENDS, backend_for_file
 from repseg.cli import doc_parser, fraction, positive_int
 from repseg.errors import RepSegError
 

@@ -27,7 +27,7 @@ from mmengine.runner import Runner
 
 # repseg.apis also registers EngineModel, the model of exported files.
 from repseg.apis import CheckpointMismatch
-from repseg.backends import backend_for_file
+from repseg.engines import backend_for_file
 from repseg.cli import add_runner_args, load_config
 from repseg.engine.config import (adapt_to_device, check_datasets,
                                   init_cpu_process_group)

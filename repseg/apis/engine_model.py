@@ -18,7 +18,8 @@ from mmseg.models.segmentors import BaseSegmentor, EncoderDecoder
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
-from ..backends import Backend, backend_for_file, load_backend
+from ..backends import Backend
+from ..engines import backend_for_file, load_backend
 from ..engine.config import ConfigError
 from ..models.classifier import RepVGGClassifier
 from ..models.kind import CLASSIFIER, SEGMENTOR, config_kind

@@ -13,7 +13,8 @@ from mmengine.runner.checkpoint import load_checkpoint
 from mmengine.utils import import_modules_from_strings
 from torch import nn
 
-from ..backends import WrongBackend, backend_for_file
+from ..backends import WrongBackend
+from ..engines import backend_for_file
 from ..engine.config import ConfigError, read_config
 from ..errors import RepSegError
 from ..models.backbones import DeployFormMismatch

@@ -3,7 +3,7 @@
 The model goes through repseg's ONNX export (``export_onnx``), whose
 graph ONNX Runtime already runs, and OpenVINO converts that file: one
 tracing path for both engines, and the IR's own suffix lets
-``repseg.backends.backend_for_file`` tell the engine from the file.
+``repseg.engines.backend_for_file`` tell the engine from the file.
 """
 import os.path as osp
 import tempfile
