@@ -86,10 +86,10 @@ def test_inference_form_leaves_the_trained_model_alone(tmp_path):
     fused, form = to_inference_form(model)
     assert fused is not model and form.folded['decode_head'] == 5
     assert form.after['norms'] == 0 < form.before['norms']
-    assert form.reparameterized == 6  # stem + 1 + 1 + 2 + 1 blocks (TINY_ARCH)
+    assert form.blocks_fused == 6  # stem + 1 + 1 + 2 + 1 blocks (TINY_ARCH)
     assert any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
     again, form_again = to_inference_form(fused)
-    assert form_again.folded == {} and form_again.reparameterized == 0
+    assert form_again.folded == {} and form_again.blocks_fused == 0
 
 
 def test_errors_leave_no_output(tmp_path, capsys):

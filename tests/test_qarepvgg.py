@@ -251,7 +251,7 @@ def test_to_inference_form_folds_every_bn_of_a_qarepvgg_segmentor():
     with torch.no_grad():
         expected = model(x, mode='tensor')
     fused, report = to_inference_form(model)
-    assert report.reparameterized == 1 + sum(TINY['num_blocks'])
+    assert report.blocks_fused == 1 + sum(TINY['num_blocks'])
     assert report.after['norms'] == 0
     assert not any(isinstance(m, _BatchNorm) for m in fused.modules())
     with torch.no_grad():

@@ -238,13 +238,13 @@ class InferenceFormReport:
     """What ``to_inference_form`` changed.
 
     Args:
-        reparameterized (int): RepVGG blocks fused.
+        blocks_fused (int): RepVGG blocks fused.
         folded (dict[str, int]): conv+BN pairs folded per top-level part
             (``backbone``, ``decode_head`` ...), parts with none left out.
         before / after (dict[str, int]): ``count_layers`` of the model as
             given and of its inference form.
     """
-    reparameterized: int
+    blocks_fused: int
     folded: Dict[str, int] = field(default_factory=dict)
     before: Dict[str, int] = field(default_factory=dict)
     after: Dict[str, int] = field(default_factory=dict)
@@ -297,7 +297,7 @@ def to_inference_form(model: nn.Module, example: Optional[Tensor] = None,
         was changed.
     """
     before = count_layers(model)
-    reparameterized = count_unfused_blocks(model)
+    blocks_fused = count_unfused_blocks(model)
     fused = reparameterize_model(model, inplace=inplace)
     fused.eval()  # not chained: mmseg's ResNet.train returns None
     if example is None:
@@ -319,5 +319,5 @@ def to_inference_form(model: nn.Module, example: Optional[Tensor] = None,
     for conv_name, _ in pairs:
         part = conv_name.split('.')[0]
         folded[part] = folded.get(part, 0) + 1
-    return fused, InferenceFormReport(reparameterized, folded, before,
+    return fused, InferenceFormReport(blocks_fused, folded, before,
                                       count_layers(fused))
