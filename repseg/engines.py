@@ -16,8 +16,8 @@ from torch import nn
 
 from .backends import (Backend, NcnnBackend, OnnxRuntimeBackend,
                        OpenVinoBackend, WrongBackend)
-from .checkpoint import MissingCheckpointError
 from .backends.ncnn import winograd_tile as ncnn_winograd_tile
+from .checkpoint import MissingCheckpointError
 from .export import (export_model_ncnn, export_model_onnx,
                      export_model_openvino, export_ncnn, export_onnx,
                      export_openvino)
