@@ -35,8 +35,9 @@ setup(
         'tests': ['pytest>=7'],
         'onnx': ['onnx', 'onnxruntime', 'onnxscript'],
         # ncnn, and pnnx, which converts TorchScript traces to it; OpenVINO,
-        # whose IR is converted from the ONNX export (the onnx extra).
-        'deploy': ['ncnn', 'pnnx', 'openvino'],
+        # whose IR is converted from the ONNX export (the onnx extra), and
+        # NNCF, its INT8 quantizer.
+        'deploy': ['ncnn', 'pnnx', 'openvino', 'nncf'],
         # tools/run_demo.py: its report's plots (repseg.demo.report).
         'demo': ['matplotlib'],
     },

@@ -15,13 +15,13 @@ from typing import Callable, Dict, Optional, Tuple, Type
 from torch import nn
 
 from .backends import (Backend, NcnnBackend, OnnxRuntimeBackend,
-                       OpenVinoBackend, WrongBackend)
+                       OpenVinoBackend, UnsupportedPrecision, WrongBackend)
 from .backends.ncnn import winograd_tile as ncnn_winograd_tile
 from .checkpoint import MissingCheckpointError
 from .export import (export_model_ncnn, export_model_onnx,
                      export_model_openvino, export_ncnn, export_onnx,
                      export_openvino)
-from .quantization import quantize_onnx
+from .quantization import quantize_onnx, quantize_openvino
 from .rewrites import MODEL_REWRITES
 
 
@@ -54,9 +54,6 @@ class Engine:
         quantizer (callable, optional): Its post-training INT8
             quantization, ``(fp32_path, int8_path, batches) -> dict`` (what
             was done); None where there is none.
-        precisions (tuple[str]): The precisions its backend computes an
-            fp32 file in (``precision=`` of the backend; ``'fp32'`` first,
-            the default).
     """
     backend: Type[Backend]
     alias: str
@@ -65,7 +62,6 @@ class Engine:
     rewrites: Tuple[str, ...] = ()
     winograd_tile: Callable[[nn.Conv2d], Optional[int]] = no_winograd
     quantizer: Optional[Callable[..., dict]] = None
-    precisions: Tuple[str, ...] = ('fp32', )
 
     def __post_init__(self):
         unknown = [r for r in self.rewrites if r not in MODEL_REWRITES]
@@ -81,13 +77,26 @@ class Engine:
     def suffix(self) -> str:
         return self.backend.suffix
 
+    @property
+    def precisions(self) -> Tuple[str, ...]:
+        """What it computes an fp32 file in (the backend's ``precision=``;
+        ``'fp32'`` first); INT8 is a file of its own (``quantizer``)."""
+        return tuple(p for p in self.backend.precisions if p != 'int8')
+
+    @property
+    def int8_suffix(self) -> str:
+        """The ending of its INT8 files (``deploy.int8.onnx``)."""
+        return '.int8' + self.suffix
+
 
 #: Every deployment engine, by ``Backend.name``.
 ENGINES: Dict[str, Engine] = {
     engine.name: engine
     for engine in (
+        # The factorized PSP head pays on every engine (half of the bottleneck
+        # conv's work); PSPNet's pyramid fixes the input size anyway.
         Engine(OnnxRuntimeBackend, 'onnx', export_model_onnx, export_onnx,
-               quantizer=quantize_onnx),
+               rewrites=('psp', ), quantizer=quantize_onnx),
         # ncnn runs Winograd on undilated 3x3 convs only, which s2b makes of
         # the dilated stages; its export is for one image size, the size
         # the factorized PSP head's upsampling matrices and s2b's masks are
@@ -95,7 +104,8 @@ ENGINES: Dict[str, Engine] = {
         Engine(NcnnBackend, 'ncnn', export_model_ncnn, export_ncnn,
                rewrites=('psp', 's2b'), winograd_tile=ncnn_winograd_tile),
         Engine(OpenVinoBackend, 'openvino', export_model_openvino,
-               export_openvino, precisions=('fp32', 'bf16')),
+               export_openvino, rewrites=('psp', ),
+               quantizer=quantize_openvino),
     )
 }
 
@@ -113,8 +123,17 @@ def backend_for_file(path) -> Optional[str]:
     return None
 
 
-def load_backend(name: str, path: str, num_threads: int) -> Backend:
-    """The exported file ``path`` loaded into the engine ``name``."""
+def file_precision(path) -> str:
+    """What an exported file computes in as it is: ``'int8'`` for a
+    quantized one (``deploy.int8.onnx``), else ``'fp32'``."""
+    return 'int8' if '.int8.' in os.path.basename(str(path)) else 'fp32'
+
+
+def load_backend(name: str, path: str, num_threads: int,
+                 precision: Optional[str] = None) -> Backend:
+    """The exported file ``path`` loaded into the engine ``name``, to
+    compute in ``precision`` (None: the file's own, ``file_precision``).
+    An INT8 file runs in int8 only, and int8 needs an INT8 file."""
     if name not in ENGINES:
         raise WrongBackend(f'unknown backend {name!r}; choose from '
                            f'{sorted(ENGINES)}')
@@ -124,8 +143,15 @@ def load_backend(name: str, path: str, num_threads: int) -> Backend:
     if not os.path.isfile(path):
         raise MissingCheckpointError(f'{path} is not an exported model '
                                      'file: there is no such file')
-    return ENGINES[name].backend(path, num_threads)
+    own = file_precision(path)
+    precision = precision or own
+    if (precision == 'int8') != (own == 'int8'):
+        raise UnsupportedPrecision(
+            f'{path}: an {own} file cannot run in {precision}' +
+            (' (quantize it: tools/deploy.py --precision int8)'
+             if precision == 'int8' else ''))
+    return ENGINES[name].backend(path, num_threads, precision=precision)
 
 
 __all__ = ['BACKENDS', 'ENGINES', 'Engine', 'backend_for_file',
-           'load_backend', 'no_winograd']
+           'file_precision', 'load_backend', 'no_winograd']

@@ -79,6 +79,17 @@ class EngineCheck(JsonRecord):
         dynamic_image_size: Whether it takes any image size.
         rewrites: The exact rewrites (``repseg.rewrites``) of the exported
             model.
+        precision: What the engine computed in (``fp32``, ``bf16``,
+            ``int8``; ``repseg.equivalence.PRECISIONS``).
+        argmax_agreement: The share of output positions where it picks the
+            trained model's class.
+        min_agreement: The agreement it was held to (None: fp32, held to
+            ``tolerance`` alone).
+        options: The engine's own settings it ran with, by the engine's
+            names (``Backend.options``): what an application sets to get
+            the same outputs.
+        checked_on: ``'random'`` inputs, or the ``'calibration images'``
+            (INT8: its scales are fitted to real images).
     """
     file: str
     max_rel_diff: float
@@ -86,6 +97,55 @@ class EngineCheck(JsonRecord):
     fp16: bool
     dynamic_image_size: bool
     rewrites: List[str] = field(default_factory=list)
+    precision: str = 'fp32'
+    argmax_agreement: Optional[float] = None
+    min_agreement: Optional[float] = None
+    options: dict = field(default_factory=dict)
+    checked_on: str = 'random'
+
+
+@dataclass
+class FastestPath(JsonRecord):
+    """The fastest verified path of a model on one machine, as
+    ``repseg.benchmark.auto`` found it in one interleaved run.
+
+    Args:
+        model: The model's label.
+        mode: The benchmark mode of the chosen path (``fused+psp+s2b+ncnn``,
+            ``fused+psp+openvino+bf16`` ...).
+        engine: Its engine (``ncnn`` ...), or ``pytorch``.
+        precision: What it computes in.
+        file: Its file in the deploy folder (``deploy.ncnn.param``,
+            ``deploy.pth`` ...); empty before it is deployed.
+        median_ms: Its median latency.
+        input_shape: The input it was timed on, N C H W.
+        processor: The CPU, in one line (``repseg.processor.describe``).
+        runners_up: ``[mode, median_ms]`` of every other verified path,
+            fastest first.
+        failures: Mode -> why that path could not run or was refused.
+    """
+    model: str
+    mode: str
+    engine: str
+    precision: str
+    median_ms: float
+    input_shape: List[int]
+    processor: str
+    runners_up: List[list] = field(default_factory=list)
+    failures: Dict[str, str] = field(default_factory=dict)
+    file: str = ''
+
+    def lines(self) -> List[str]:
+        """The choice and the runners-up, for a terminal."""
+        lines = [f'fastest path of {self.model} on {self.processor}, input '
+                 f'{"x".join(map(str, self.input_shape))}:',
+                 f'  {self.mode} ({self.engine}, {self.precision}): '
+                 f'{self.median_ms:.1f} ms']
+        lines += [f'  runner-up {mode}: {ms:.1f} ms ({ms / self.median_ms:.2f}x)'
+                  for mode, ms in self.runners_up]
+        lines += [f'  not possible {mode}: {why}'
+                  for mode, why in self.failures.items()]
+        return lines
 
 
 @dataclass
@@ -100,7 +160,11 @@ class DeployReport(JsonRecord):
         before / after: ``params``, ``convs`` and ``norms`` (BN layers) of
             the trained and the deployed model.
         engines: What each engine's exported file was checked to, by engine
-            name (``--backend``).
+            name (``--backend``) for fp32 and ``ENGINE:PRECISION``
+            (``openvino:bf16``, ``onnxruntime:int8``, ``pytorch:bf16``)
+            for the other precisions (``check_key``).
+        fastest: With ``--auto``: the path deploy chose and wrote
+            (``FastestPath``); infer and test run it when given the folder.
     """
     max_abs_diff: float
     max_rel_diff: float
@@ -109,10 +173,20 @@ class DeployReport(JsonRecord):
     before: Dict[str, int]
     after: Dict[str, int]
     engines: Dict[str, 'EngineCheck'] = field(default_factory=dict)
+    fastest: Optional['FastestPath'] = None
+
+    def to_dict(self) -> dict:
+        data = super().to_dict()
+        if data['fastest'] is None:  # a plain deploy: as before --auto
+            del data['fastest']
+        return data
 
     @classmethod
     def from_dict(cls, data: dict, source: str = 'report'):
         report = super().from_dict(data, source)
+        if isinstance(report.fastest, dict):
+            report.fastest = FastestPath.from_dict(report.fastest,
+                                                   f'{source}: fastest')
         report.engines = {
             name: check if isinstance(check, EngineCheck) else
             EngineCheck.from_dict(check, f'{source}: engines.{name}')
@@ -136,6 +210,7 @@ class EvaluationReport(JsonRecord):
         config / checkpoint: Absolute paths of what was evaluated.
         per_class: IoU per class name (segmentation only).
         backend: What ran it: ``pytorch`` or an engine (``onnxruntime`` ...).
+        precision: What it computed in (``fp32``, ``bf16``, ``int8``).
     """
     metrics: Dict[str, Optional[float]]
     fused: bool
@@ -143,11 +218,12 @@ class EvaluationReport(JsonRecord):
     checkpoint: str
     per_class: Dict[str, Optional[float]] = field(default_factory=dict)
     backend: str = 'pytorch'
+    precision: str = 'fp32'
 
     def to_dict(self) -> dict:
         data = dict(self.metrics, fused=self.fused,
                     config=self.config, checkpoint=self.checkpoint,
-                    backend=self.backend)
+                    backend=self.backend, precision=self.precision)
         if self.per_class:
             data['per_class'] = dict(self.per_class)
         return data
@@ -169,8 +245,9 @@ class EvaluationReport(JsonRecord):
         fixed = {k: data.pop(k) for k in ('fused', 'config', 'checkpoint')}
         per_class = data.pop('per_class', {})
         backend = data.pop('backend', 'pytorch')
+        precision = data.pop('precision', 'fp32')
         return cls(metrics=data, per_class=per_class, backend=backend,
-                   **fixed)
+                   precision=precision, **fixed)
 
     def metric(self, name: str) -> Optional[float]:
         """One summary metric; ``KeyError`` naming the ones there are."""
@@ -226,7 +303,7 @@ class BenchmarkRow(JsonRecord):
 @dataclass
 class ProcessorInfo(JsonRecord):
     """The CPU the figures were measured on
-    (``repseg.benchmark.processor``).
+    (``repseg.processor``).
 
     Args:
         model: Its model name.
@@ -268,6 +345,9 @@ class BenchmarkReport(JsonRecord):
         peak_macs_per_s: Precision (``fp32``, ``bf16``, ``int8``) -> the
             multiply-add rate of the device's matrix products in it, the
             better of before and after the timing.
+        failures: Row name -> why it could not be built or checked (the
+            exception's type and first line), for a run that goes on past
+            them (``keep_going``).
     """
     environment: dict
     reference: str
@@ -276,6 +356,7 @@ class BenchmarkReport(JsonRecord):
     profiles: Dict[str, List[ProfilePart]] = field(default_factory=dict)
     processor: Optional[ProcessorInfo] = None
     peak_macs_per_s: Dict[str, float] = field(default_factory=dict)
+    failures: Dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: dict, source: str = 'report'):
@@ -307,6 +388,7 @@ class InferenceReport(JsonRecord):
         fps: Images or frames per second end to end (reading and writing
             included).
         backend / device / threads: Where it ran.
+        precision: What the network computed in.
     """
     kind: str
     done: int
@@ -316,6 +398,7 @@ class InferenceReport(JsonRecord):
     backend: str
     device: str
     threads: int
+    precision: str = 'fp32'
 
     def lines(self) -> List[str]:
         unit = 'frames' if self.kind in ('video', 'camera') else 'images'
@@ -324,7 +407,8 @@ class InferenceReport(JsonRecord):
         fps = 'n/a' if self.fps is None else f'{self.fps:.2f}'
         lines = [f'{unit}: {self.done}, median latency per image: {latency}, '
                  f'FPS: {fps}, backend: {self.backend}, device: '
-                 f'{self.device}, threads: {self.threads}']
+                 f'{self.device}, threads: {self.threads}, precision: '
+                 f'{self.precision}']
         if self.failures:
             lines.append(f'{len(self.failures)} failed:')
             lines += [f'  {reason}' if reason.startswith(item) else
@@ -346,7 +430,7 @@ class QuantizeReport(JsonRecord):
             activations, calibration, reduce_range).
         fp32_max_rel_diff: The fp32 file against the trained model
             (``tools/deploy.py``'s check).
-        int8_max_rel_diff: The INT8 file against the fp32 one on the
+        int8_max_rel_diff: The INT8 file against the trained model on the
             calibration images, over the largest fp32 logit.
         int8_agreement: The share of the engine's output positions (the
             decode head's logits before resizing; images, for a classifier)

@@ -437,7 +437,8 @@ def test_profile_parts_compose_to_the_model(tiny_config, tmp_path, capsys):
 
 
 def test_a_bf16_row_is_held_to_agreement_not_the_fp32_bound(tiny_config,
-                                                             tmp_path):
+                                                             tmp_path,
+                                                             monkeypatch):
     spec = benchmark.model_from_config(str(tiny_config))
     builder = tiny_builder(tmp_path, batch=2, size=(64, 64))
     fp32, bf16, cl_bf16 = build_rows(
@@ -453,8 +454,11 @@ def test_a_bf16_row_is_held_to_agreement_not_the_fp32_bound(tiny_config,
     # Either bound refuses a row beyond it.
     with pytest.raises(OutputMismatch, match='tiny_pspnet:fused[+]bf16'):
         build_rows([spec], ['fused+bf16'], builder, min_agreement=1.01)
+    from repseg import equivalence
+    monkeypatch.setitem(equivalence.BOUNDS, 'bf16',
+                        equivalence.PrecisionBound(1e-4, 0.0))
     with pytest.raises(OutputMismatch, match='tiny_pspnet:fused[+]bf16'):
-        build_rows([spec], ['fused+bf16'], builder, bf16_tolerance=1e-4)
+        build_rows([spec], ['fused+bf16'], builder)
 
 
 def test_argmax_agreement_counts_positions_over_the_class_axis():

@@ -174,8 +174,8 @@ def test_ncnn_export_matches_pytorch_and_fp16_is_held_to_its_bound(
 
     half = deploy_tiny(tmp_path, 'half', '--backend', 'ncnn', '--fp16')
     printed = capsys.readouterr().out
-    assert 'ncnn (deploy.ncnn.param, fp16) vs trained' in printed
-    assert '(bound 0.01)' in printed
+    assert 'ncnn (deploy.ncnn.param, fp16 weights) vs trained' in printed
+    assert '(bound 0.01; random inputs)' in printed
     assert (half / 'deploy.ncnn.bin').stat().st_size < \
         (out_dir / 'deploy.ncnn.bin').stat().st_size
 
@@ -254,7 +254,7 @@ def test_every_engine_is_described_once_for_all_its_users():
     from repseg.benchmark import (ENGINE_RUNTIMES, FAST_MODE, deployed_mode,
                                   parse_mode)
     from repseg.engines import BACKENDS, ENGINES, backend_for_file, no_winograd
-    from repseg.quantization import quantize_onnx
+    from repseg.quantization import quantize_onnx, quantize_openvino
     assert BACKENDS == {'onnxruntime': OnnxRuntimeBackend,
                         'ncnn': NcnnBackend, 'openvino': OpenVinoBackend}
     assert set(ENGINE_RUNTIMES.values()) == set(ENGINES.values())
@@ -269,17 +269,21 @@ def test_every_engine_is_described_once_for_all_its_users():
                             'openvino': 'deploy.xml'}
     assert {name: (e.alias, e.rewrites, e.model_exporter, e.module_exporter)
             for name, e in ENGINES.items()} == {
-        'onnxruntime': ('onnx', (), export.export_model_onnx,
+        'onnxruntime': ('onnx', ('psp', ), export.export_model_onnx,
                         export.export_onnx),
         'ncnn': ('ncnn', ('psp', 's2b'), export.export_model_ncnn,
                  export.export_ncnn),
-        'openvino': ('openvino', (), export.export_model_openvino,
+        'openvino': ('openvino', ('psp', ), export.export_model_openvino,
                      export.export_openvino)}
     assert FAST_MODE == deployed_mode(ENGINES['ncnn']) == 'fused+psp+s2b+ncnn'
     assert ENGINES['ncnn'].winograd_tile is winograd_tile
     assert ENGINES['onnxruntime'].winograd_tile is no_winograd
     assert ENGINES['onnxruntime'].quantizer is quantize_onnx
-    assert INT8_FILES == {'onnxruntime': 'deploy.int8.onnx'}
+    assert ENGINES['openvino'].quantizer is quantize_openvino
+    assert INT8_FILES == {'onnxruntime': 'deploy.int8.onnx',
+                          'openvino': 'deploy.int8.xml'}
+    assert [e.precisions for e in ENGINES.values()] == [
+        ('fp32', ), ('fp32', ), ('fp32', 'bf16')]
 
 
 def test_deploy_exports_what_the_engine_description_says(tmp_path,

@@ -1,6 +1,6 @@
-"""repseg.benchmark.processor: the CPU model and instruction sets from
+"""repseg.processor: the CPU model and instruction sets from
 /proc/cpuinfo text, and the fallback where it cannot be read."""
-from repseg.benchmark.processor import (INSTRUCTION_SETS, describe,
+from repseg.processor import (INSTRUCTION_SETS, describe,
                                         detect_processor, has_native_units,
                                         parse_cpuinfo)
 from repseg.results import ProcessorInfo
@@ -15,8 +15,8 @@ def cpuinfo(model, flags, processors=2):
 
 XEON_AMX = cpuinfo('Intel(R) Xeon(R) Platinum 8481C CPU @ 2.70GHz',
                    'fpu sse2 avx avx2 fma avx512f avx512bw avx512vl '
-                   'avx512_vnni avx512_bf16 avx512_fp16 amx_bf16 amx_tile '
-                   'amx_int8')
+                   'avx_vnni avx512_vnni avx512_bf16 avx512_fp16 amx_bf16 '
+                   'amx_tile amx_int8')
 EPYC_ZEN4 = cpuinfo('AMD EPYC 9B14', 'fpu sse2 avx avx2 fma avx512f '
                     'avx512_vnni avx512_bf16')
 EPYC_ZEN3 = cpuinfo('AMD EPYC 7B13', 'fpu sse2 avx avx2 fma')

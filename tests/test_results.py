@@ -30,7 +30,7 @@ def evaluation_dict(miou=17.28, fused=True, **changes):
     data = dict(aAcc=70.5, mIoU=miou, mAcc=25.0,
                 fused=fused, config='/abs/deploy.py',
                 checkpoint='/abs/deploy.pth', backend='pytorch',
-                per_class={name: 10.0 * k for k, name in enumerate(CLASSES)})
+                precision='fp32', per_class={name: 10.0 * k for k, name in enumerate(CLASSES)})
     data.update(changes)
     return data
 
@@ -152,9 +152,10 @@ def test_test_tool_writes_an_evaluation_report(tmp_path):
     report.dump(path)
     data = json.loads(path.read_text())
     # The layout the tool has always written, key for key and in order,
-    # with the backend that ran it.
-    assert list(data) == ['aAcc', 'mIoU', 'mAcc', 'fused',
-                          'config', 'checkpoint', 'backend', 'per_class']
+    # with the backend that ran it and what it computed in.
+    assert list(data) == ['aAcc', 'mIoU', 'mAcc', 'fused', 'config',
+                          'checkpoint', 'backend', 'precision', 'per_class']
+    assert data['precision'] == 'fp32'
     assert data['backend'] == 'pytorch'
     assert data['aAcc'] == 70.5123 and data['mAcc'] is None
     assert data['fused'] is False

@@ -1,15 +1,19 @@
 """Evaluate a checkpoint; by default the fused (re-parameterized) model.
 
     python tools/test.py CONFIG CKPT [--work-dir DIR] [--multi-branch]
-                         [--report FILE.json] [--out DIR] [--show-dir DIR]
+                         [--precision fp32|bf16|int8] [--report FILE.json] [--out DIR] [--show-dir DIR]
                          [--cfg-options KEY=VALUE ...] [--launcher ...]
 
-CKPT is loaded strictly. It may also be an exported model of tools/deploy.py
+CKPT is loaded strictly. It may be a tools/deploy.py --auto folder, which
+stands for the fastest path recorded there. It may also be an exported model of tools/deploy.py
 or tools/quantize.py (deploy.onnx, deploy.ncnn.param, deploy.xml,
-deploy.int8.onnx), evaluated in its engine with the same metric. --report
+deploy.int8.onnx, deploy.int8.xml), evaluated in its engine with the
+same metric. --precision bf16 evaluates in bf16: a PyTorch model under
+mmengine's CPU autocast (the test loop's fp16 switch, which is bf16 on a
+CPU), an OpenVINO file with its bf16 inference precision. --report
 writes the metrics as JSON (mIoU, mAcc, aAcc, per_class for segmentation;
 accuracy for classification), with fused, config, checkpoint and backend
-(--multi-branch: fused is false). --out writes the predictions as Cityscapes
+(--multi-branch: fused is false) and precision. --out writes the predictions as Cityscapes
 labelId PNGs named after the inputs, for cityscapesscripts' official
 evaluation. --show-dir writes colour overlays of the predictions.
 """
@@ -21,17 +25,21 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Optional
 
+import torch
 from mmengine.config import Config
 from mmengine.dist import is_main_process
 from mmengine.runner import Runner
 
 # repseg.apis also registers EngineModel, the model of exported files.
 from repseg.apis import CheckpointMismatch
+from repseg.apis.model import deployed_fastest
 from repseg.engines import backend_for_file
 from repseg.cli import add_runner_args, load_config
 from repseg.engine.config import (adapt_to_device, check_datasets,
                                   init_cpu_process_group)
+from repseg.engines import file_precision
 from repseg.errors import RepSegError
+from repseg.precision import PRECISIONS
 from repseg.fileio import atomic_output
 from repseg.results import EvaluationReport
 
@@ -44,6 +52,9 @@ def parse_args(argv=None):
                         dest='multi_branch', action='store_true',
                         help='evaluate the multi-branch model as trained '
                         '(--no-reparam: its former name)')
+    parser.add_argument('--precision', choices=PRECISIONS,
+                        help='what the network computes in (default: the '
+                        'checkpoint\'s own: fp32, int8 for an INT8 file)')
     parser.add_argument('--report', metavar='FILE.json',
                         help='write the metrics as JSON')
     parser.add_argument('--out', metavar='DIR', help='write predictions as '
@@ -52,6 +63,15 @@ def parse_args(argv=None):
                         help='write colour overlays of the predictions')
     add_runner_args(parser)
     return parser.parse_args(argv)
+
+
+def resolve_folder(args) -> None:
+    """A tools/deploy.py --auto folder as CKPT: its fastest path's file and
+    (unless --precision says otherwise) precision."""
+    if osp.isdir(args.checkpoint):
+        fastest = deployed_fastest(args.checkpoint)
+        args.checkpoint = osp.join(args.checkpoint, fastest.file)
+        args.precision = args.precision or fastest.precision
 
 
 def build_config(args, staging: Optional[Path] = None) -> Config:
@@ -74,11 +94,23 @@ def build_config(args, staging: Optional[Path] = None) -> Config:
         # The engine runs the network; the exported file is the model, and
         # a copy of it cannot be fused again (the plain TestLoop).
         cfg.model = dict(type='EngineModel', model=cfg.model,
-                         file=args.checkpoint)
+                         file=args.checkpoint, precision=args.precision)
         cfg.load_from = None
         cfg.test_cfg = dict(type='TestLoop')
-    elif args.multi_branch:
-        cfg.test_cfg = dict(type='TestLoop')
+    else:
+        if args.multi_branch:
+            cfg.test_cfg = dict(type='TestLoop')
+        if args.precision == 'int8':
+            raise SystemExit(f'test.py: --precision int8: {args.checkpoint} '
+                             'is not an INT8 file (tools/deploy.py '
+                             '--precision int8 makes one)')
+        if args.precision == 'bf16':
+            if torch.cuda.is_available():  # mmengine's autocast: fp16 there
+                raise SystemExit('test.py: --precision bf16 is for the CPU '
+                                 '(CUDA autocasts the test loop to fp16)')
+            # mmengine's test loop autocasts with fp16=True, in bf16 on a CPU.
+            cfg.test_cfg = dict(cfg.test_cfg or dict(type='TestLoop'),
+                                fp16=True)
     if args.out:
         if cfg.test_dataloader.dataset.type != 'CityscapesDataset':
             raise SystemExit('test.py: --out writes Cityscapes labelId PNGs '
@@ -110,6 +142,15 @@ def _rounded(value):
     return round(value, 4) if math.isfinite(value) else None
 
 
+def precision_of(args) -> str:
+    """What --precision (or, without it, the checkpoint) computes in."""
+    if getattr(args, 'precision', None):
+        return args.precision
+    if backend_for_file(args.checkpoint):
+        return file_precision(args.checkpoint)
+    return 'fp32'
+
+
 def make_report(metrics: dict, args) -> EvaluationReport:
     """The --report content: summary metrics, per-class IoU and provenance
     (``repseg.results.EvaluationReport``)."""
@@ -123,7 +164,7 @@ def make_report(metrics: dict, args) -> EvaluationReport:
                             checkpoint=osp.abspath(args.checkpoint),
                             per_class=per_class,
                             backend=backend_for_file(args.checkpoint)
-                            or 'pytorch')
+                            or 'pytorch', precision=precision_of(args))
 
 
 def load_strictly(runner: Runner, cfg: Config) -> None:
@@ -162,6 +203,7 @@ def evaluate(args) -> dict:
 def main(argv=None):
     args = parse_args(argv)
     try:
+        resolve_folder(args)
         metrics = evaluate(args)
     except RepSegError as err:
         raise SystemExit(f'test.py: {err}') from err

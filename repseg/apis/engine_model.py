@@ -28,10 +28,13 @@ from ..models.kind import CLASSIFIER, SEGMENTOR, config_kind
 ENGINE_MODEL = 'EngineModel'
 
 
-def engine_model_cfg(model_cfg: dict, file: str) -> dict:
+def engine_model_cfg(model_cfg: dict, file: str,
+                     precision: Optional[str] = None) -> dict:
     """The model config of the engine model running the exported ``file``
-    of ``model_cfg``'s model (what ``tools/test.py`` writes too)."""
-    return dict(type=ENGINE_MODEL, model=model_cfg, file=str(file))
+    of ``model_cfg``'s model in ``precision`` (None: the file's own; what
+    ``tools/test.py`` writes too)."""
+    return dict(type=ENGINE_MODEL, model=model_cfg, file=str(file),
+                precision=precision)
 
 
 def engine_logits(backend: Backend, image: Tensor) -> Tensor:
@@ -138,11 +141,12 @@ ENGINE_MODELS = {
 
 @MODELS.register_module(name=ENGINE_MODEL)
 def build_engine_model(model: dict, file: str,
-                       data_preprocessor: Optional[dict] = None
-                       ) -> nn.Module:
+                       data_preprocessor: Optional[dict] = None,
+                       precision: Optional[str] = None) -> nn.Module:
     """``dict(type='EngineModel', model=<model config>, file=<exported
-    file>)``: ``file`` loaded in its engine (on the CPU, with torch's
-    thread count) inside the engine model of ``model``'s kind, in eval
+    file>, precision=None)``: ``file`` loaded in its engine (on the CPU,
+    with torch's thread count, computing in ``precision``, None for the
+    file's own) inside the engine model of ``model``'s kind, in eval
     mode. A Runner hands its config's ``data_preprocessor`` to every model
     it builds; the model's own wins."""
     model = dict(model)
@@ -159,5 +163,5 @@ def build_engine_model(model: dict, file: str,
     if engine is None:
         raise ConfigError(f'{file}: not an exported model file of any '
                           'engine repseg runs')
-    backend = load_backend(engine, file, torch.get_num_threads())
+    backend = load_backend(engine, file, torch.get_num_threads(), precision)
     return ENGINE_MODELS[kind][0](model, backend).eval()

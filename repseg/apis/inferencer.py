@@ -313,7 +313,8 @@ class RepSegInferencer:
             median_latency_ms=latency,
             fps=done / seconds if done and seconds > 0 else None,
             backend=backend.name if backend is not None else 'pytorch',
-            device=device, threads=torch.get_num_threads())
+            device=device, threads=torch.get_num_threads(),
+            precision=getattr(self.model, 'precision', 'fp32'))
 
 
 def output_names(rels: Sequence[str]) -> dict:

@@ -19,6 +19,9 @@ from ..engine.config import ConfigError, read_config
 from ..errors import RepSegError
 from ..models.backbones import DeployFormMismatch
 from ..models.fusion import to_inference_form
+from ..precision import UnknownPrecision, autocast, check_precision_name
+from ..results import DeployReport, FastestPath
+from ..rewrites import MODEL_REWRITES, apply_rewrites, to_channels_last
 from .engine_model import engine_model_cfg
 
 ConfigType = Union[str, os.PathLike, Config]
@@ -61,8 +64,8 @@ def load_model_config(config: ConfigType,
     return cfg
 
 
-def build_model(cfg: Config, exported_file: Optional[str] = None
-                ) -> nn.Module:
+def build_model(cfg: Config, exported_file: Optional[str] = None,
+                precision: Optional[str] = None) -> nn.Module:
     """``cfg.model`` built with mmseg's registry, in train mode, SyncBN
     turned into BN, and no pretrained weights fetched (``init_cfg`` and
     ``pretrained`` are dropped: weights come from a checkpoint or stay as
@@ -70,13 +73,14 @@ def build_model(cfg: Config, exported_file: Optional[str] = None
 
     With ``exported_file`` (``deploy.onnx`` ...), the registry's
     ``EngineModel`` of ``cfg.model`` instead: the file in its engine, in
-    eval mode, on the CPU (``repseg.apis.engine_model``)."""
+    eval mode, on the CPU (``repseg.apis.engine_model``), computing in
+    ``precision`` (None: the file's own)."""
     model_cfg = copy.deepcopy(cfg.model)
     model_cfg.pop('pretrained', None)
     if isinstance(model_cfg.get('backbone'), dict):
         model_cfg.backbone.pop('init_cfg', None)
     if exported_file is not None:
-        model_cfg = engine_model_cfg(model_cfg, exported_file)
+        model_cfg = engine_model_cfg(model_cfg, exported_file, precision)
     init_default_scope(cfg.get('default_scope', 'mmseg'))
     from mmseg.registry import MODELS
     try:
@@ -124,11 +128,59 @@ def load_weights(model: nn.Module, checkpoint: str, cfg: Config) -> dict:
             f'{config_name(cfg)!r}: {err}') from err
 
 
+def run_as_in(model: nn.Module, mode: str) -> nn.Module:
+    """``model`` (fused, PyTorch) with the exact rewrites and the memory
+    format that the benchmark mode ``mode`` names (``psp``, ``s2b``,
+    ``cl``), as it was timed. In place; the model itself."""
+    options = mode.split('+')[1:]
+    apply_rewrites(model, [o for o in options if o in MODEL_REWRITES])
+    if 'cl' in options:
+        to_channels_last(model)
+    return model
+
+
+def compute_in_bf16(model: nn.Module) -> nn.Module:
+    """``model`` with every forward under ``torch.autocast`` to bf16 on
+    its device (oneDNN's bf16 kernels on a CPU with AVX512-BF16 or AMX),
+    tensor outputs back in fp32, so what follows (resizing, argmax,
+    metrics) is as in fp32. In place; the model itself."""
+    forward = model.forward
+
+    def forward_in_bf16(*args, **kwargs):
+        device = next(model.parameters()).device
+        with autocast('bf16', device):
+            out = forward(*args, **kwargs)
+        if isinstance(out, torch.Tensor):
+            return out.float()
+        if isinstance(out, (tuple, list)):
+            return type(out)(o.float() if isinstance(o, torch.Tensor) else o
+                             for o in out)
+        return out
+
+    model.forward = forward_in_bf16
+    return model
+
+
+def deployed_fastest(folder: str) -> FastestPath:
+    """The fastest path ``tools/deploy.py --auto`` recorded in ``folder``'s
+    deploy.json; ``ConfigError`` naming the folder without one."""
+    report_path = os.path.join(folder, 'deploy.json')
+    if not os.path.isfile(report_path):
+        raise ConfigError(f'{folder}: a folder is taken as a tools/deploy.py '
+                          'output, and it has no deploy.json')
+    fastest = DeployReport.load(report_path).fastest
+    if fastest is None or not fastest.file:
+        raise ConfigError(f'{report_path} names no fastest path (deploy with '
+                          '--auto); give one of its files instead')
+    return fastest
+
+
 def init_model(config: ConfigType,
                checkpoint: Optional[str] = None,
                device: Union[str, torch.device] = 'cpu',
                cfg_options: Optional[dict] = None,
-               fused: bool = True) -> nn.Module:
+               fused: bool = True,
+               precision: Optional[str] = None) -> nn.Module:
     """A segmentor or classifier from a training config or a
     ``tools/deploy.py`` output, as mmseg's ``init_model`` builds one.
 
@@ -143,19 +195,40 @@ def init_model(config: ConfigType,
         fused: Bring the model to its fused inference form
             (``repseg.models.to_inference_form``); False keeps the form the
             config describes (multi-branch blocks, BN layers). An exported
-            file has only its inference form.
+            file has only its inference form. A folder of
+            ``tools/deploy.py --auto`` stands for its fastest path
+            (``DeployReport.fastest``): its file, precision and, for
+            PyTorch, its exact rewrites and memory format.
+        precision: What the network computes in (``repseg.precision``):
+            None, the checkpoint's own (fp32; int8 for an INT8 file);
+            ``'bf16'`` in PyTorch (autocast, ``compute_in_bf16``) or in an
+            engine that computes an fp32 file in it (OpenVINO); ``'int8'``
+            needs an INT8 file (``tools/deploy.py --precision int8``).
 
     Returns:
-        nn.Module: the model in eval mode, with ``cfg`` (the config used)
-        and ``dataset_meta`` (the checkpoint's, else the config dataset
+        nn.Module: the model in eval mode, with ``cfg`` (the config used),
+        ``precision`` (what it computes in) and ``dataset_meta`` (the checkpoint's, else the config dataset
         class's, ``config_dataset_meta``).
     """
     cfg = load_model_config(config, cfg_options)
+    fastest = None
+    if checkpoint is not None and os.path.isdir(checkpoint):
+        fastest = deployed_fastest(checkpoint)
+        checkpoint = os.path.join(checkpoint, fastest.file)
+        precision = precision or fastest.precision
     engine = None if checkpoint is None else backend_for_file(checkpoint)
     if engine is not None and torch.device(device).type != 'cpu':
         raise WrongBackend(f'{checkpoint}: the {engine} backend runs on the '
                            f'CPU here, not on {device}')
-    model = build_model(cfg, exported_file=checkpoint if engine else None)
+    if precision is not None:
+        check_precision_name(precision)
+    if engine is None and precision == 'int8':
+        raise UnknownPrecision(
+            f'precision int8: {checkpoint or "a PyTorch model"} is not an '
+            'INT8 file; make one with tools/deploy.py --precision int8 '
+            '(or tools/quantize.py) and give its deploy.int8.* file')
+    model = build_model(cfg, exported_file=checkpoint if engine else None,
+                        precision=precision)
     model.dataset_meta = config_dataset_meta(cfg)
     if checkpoint is not None and engine is None:
         meta = load_weights(model, checkpoint, cfg).get('meta') or {}
@@ -165,4 +238,12 @@ def init_model(config: ConfigType,
     model = model.to(device).eval()
     if fused and engine is None:
         model, _ = to_inference_form(model, inplace=True)
+    if engine is None:
+        if fastest is not None:
+            run_as_in(model, fastest.mode)
+        model.precision = precision or 'fp32'
+        if model.precision == 'bf16':
+            compute_in_bf16(model)
+    else:
+        model.precision = model.backend.precision
     return model

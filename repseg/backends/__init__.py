@@ -2,7 +2,8 @@
 classes) and PyTorch's own graph runtimes. Which engines there are, by
 name, and what loads a file is ``repseg.engines``."""
 from .base import (Backend, BackendNotAvailable, EngineError,
-                   InputShapeMismatch, WrongBackend, check_input_shape)
+                   InputShapeMismatch, UnsupportedPrecision, WrongBackend,
+                   check_input_shape)
 from .ncnn import NcnnBackend
 from .onnxruntime import OnnxRuntimeBackend
 from .openvino import OpenVinoBackend
@@ -11,5 +12,6 @@ from .pytorch import compile_module, trace_and_freeze
 __all__ = [
     'Backend', 'BackendNotAvailable', 'EngineError', 'NcnnBackend',
     'OnnxRuntimeBackend', 'OpenVinoBackend', 'InputShapeMismatch',
-    'WrongBackend', 'check_input_shape', 'compile_module', 'trace_and_freeze'
+    'UnsupportedPrecision', 'WrongBackend', 'check_input_shape',
+    'compile_module', 'trace_and_freeze'
 ]

@@ -4,6 +4,7 @@ from typing import Optional, Sequence, Tuple
 
 from torch import Tensor
 
+from ..precision import check_precision_name
 from ..errors import RepSegError
 
 
@@ -23,19 +24,44 @@ class Backend(metaclass=ABCMeta):
         path (str): The exported file (``.onnx`` ...).
         num_threads (int): Intra-op CPU threads (pass torch's, so that the
             engine and PyTorch are compared on equal terms).
+        precision (str): What it computes in, one of ``precisions``
+            (``'int8'``: a quantized file, which the engine runs as it is).
+
+    ``options`` holds the engine's own settings it was loaded with, by the
+    engine's names, for an application to set the same.
     """
     #: The engine's name, as ``--backend`` and the benchmark modes spell it.
     name: str = ''
     #: The ending of the files it loads.
     suffix: str = ''
+    #: The precisions it computes in (a load option, or the file's own).
+    precisions: Tuple[str, ...] = ('fp32', )
 
-    def __init__(self, path: str, num_threads: int):
+    def __init__(self, path: str, num_threads: int,
+                 precision: str = 'fp32'):
         self.path = str(path)
         self.num_threads = num_threads
+        self.precision = self.check_precision(precision)
+        self.options: dict = {}
+
+    @classmethod
+    def check_precision(cls, precision: str) -> str:
+        """``precision`` if the engine computes in it, else
+        ``UnsupportedPrecision`` naming the ones it does."""
+        check_precision_name(precision)
+        if precision not in cls.precisions:
+            raise UnsupportedPrecision(
+                f'precision {precision}: the {cls.name} engine computes in '
+                f'{", ".join(cls.precisions)} only')
+        return precision
 
     @abstractmethod
     def __call__(self, inputs: Tensor) -> Tuple[Tensor, ...]:
         """Run one batch (fp32, NCHW, any device: moved to the engine's)."""
+
+
+class UnsupportedPrecision(RepSegError, ValueError):
+    """A precision the engine does not compute in."""
 
 
 class WrongBackend(RepSegError, ValueError):

@@ -52,18 +52,23 @@ class NcnnBackend(Backend):
     """An ncnn ``.ncnn.param`` (with its ``.ncnn.bin``) on the CPU.
 
     ncnn runs one image at a time (its tensors have no batch axis), so a
-    batch is run image by image. fp32 throughout unless ``fp16``.
+    batch is run image by image. fp32 throughout unless ``fp16``: ncnn's
+    own ``Option`` defaults turn fp16 storage and arithmetic on, so every
+    fp16 and bf16 flag is set here (``options``), and Winograd on.
 
     Args:
         path (str): The ``.ncnn.param`` file.
         num_threads (int): Threads.
-        fp16 (bool): Let ncnn store and compute in half precision.
+        precision (str): ``'fp32'``, the one ncnn computes in on x86.
+        fp16 (bool): Let ncnn store (and, where the processor can,
+            compute) in half precision.
     """
     name = 'ncnn'
     suffix = '.ncnn.param'
 
-    def __init__(self, path: str, num_threads: int, fp16: bool = False):
-        super().__init__(path, num_threads)
+    def __init__(self, path: str, num_threads: int, precision: str = 'fp32',
+                 fp16: bool = False):
+        super().__init__(path, num_threads, precision)
         try:
             import ncnn
         except ImportError as err:
@@ -72,12 +77,16 @@ class NcnnBackend(Backend):
         self.ncnn = ncnn
         net = ncnn.Net()
         opt = net.opt
-        opt.num_threads = num_threads  # before loading, as ncnn requires
-        for flag in ('use_fp16_storage', 'use_fp16_packed',
-                     'use_fp16_arithmetic', 'use_bf16_storage',
-                     'use_bf16_packed'):
-            setattr(opt, flag, fp16 and 'fp16' in flag)
-        opt.use_winograd_convolution = True
+        self.options = dict(
+            num_threads=num_threads,
+            **{flag: fp16 and 'fp16' in flag
+               for flag in ('use_fp16_storage', 'use_fp16_packed',
+                            'use_fp16_arithmetic', 'use_bf16_storage',
+                            'use_bf16_packed')},
+            use_winograd_convolution=True)
+        # Before loading, as ncnn requires.
+        for flag, value in self.options.items():
+            setattr(opt, flag, value)
         if net.load_param(self.path) != 0 or net.load_model(
                 self.path[:-len('.param')] + '.bin') != 0:
             raise EngineError(f'{self.path}: ncnn cannot load it (or the '

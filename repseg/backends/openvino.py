@@ -22,23 +22,29 @@ class OpenVinoBackend(Backend):
     fp32 throughout by default: the CPU plugin otherwise computes in bf16
     wherever the processor has bf16 instructions (AVX512_BF16, AMX).
     ``precision='bf16'`` asks for bf16 (``INFERENCE_PRECISION_HINT``),
-    which the plugin emulates where the processor lacks them.
+    which the plugin emulates where the processor lacks them; ``'int8'``
+    is a quantized IR, its int8 layers run as they are and the rest in
+    fp32.
 
     Args:
         path (str): The ``.xml`` file.
         num_threads (int): Inference threads.
-        precision (str): ``'fp32'`` or ``'bf16'``.
+        precision (str): ``'fp32'``, ``'bf16'`` or ``'int8'``.
     """
     name = 'openvino'
     suffix = '.xml'
     #: Precision -> OpenVINO's ``INFERENCE_PRECISION_HINT``.
-    PRECISION_HINTS = dict(fp32='f32', bf16='bf16')
+    PRECISION_HINTS = dict(fp32='f32', bf16='bf16', int8='f32')
+    precisions = tuple(PRECISION_HINTS)
 
     def __init__(self, path: str, num_threads: int, precision: str = 'fp32'):
-        super().__init__(path, num_threads)
-        if precision not in self.PRECISION_HINTS:
-            raise ValueError(f'precision {precision!r}: OpenVINO runs '
-                             f'{sorted(self.PRECISION_HINTS)}')
+        super().__init__(path, num_threads, precision)
+        # One stream, every thread on one request; said explicitly, as
+        # THROUGHPUT would split the threads into parallel streams.
+        self.options = {
+            'INFERENCE_NUM_THREADS': num_threads,
+            'INFERENCE_PRECISION_HINT': self.PRECISION_HINTS[precision],
+            'PERFORMANCE_HINT': 'LATENCY'}
         try:
             import openvino
         except ImportError as err:
@@ -46,16 +52,8 @@ class OpenVinoBackend(Backend):
                                       'pip install -e .[deploy]') from err
         core = openvino.Core()
         try:
-            self.model = core.compile_model(
-                core.read_model(self.path), 'CPU', {
-                    'INFERENCE_NUM_THREADS': num_threads,
-                    'INFERENCE_PRECISION_HINT':
-                    self.PRECISION_HINTS[precision],
-                    # One stream, every thread on one request; said
-                    # explicitly, as THROUGHPUT would split the threads
-                    # into parallel streams.
-                    'PERFORMANCE_HINT': 'LATENCY',
-                })
+            self.model = core.compile_model(core.read_model(self.path),
+                                            'CPU', dict(self.options))
         except RuntimeError as err:
             raise EngineError(
                 f'{self.path}: OpenVINO cannot load it (or the .bin beside '

@@ -11,8 +11,8 @@ from .models import (ModelSpec, model_from_arch, model_from_config,
 from .modes import (ALIASES, BF16_RUNTIMES, ENGINE_RUNTIMES, FAST_MODE,
                     FORM_ALIASES, FORMS, OPTIONS, PRECISIONS, REWRITES,
                     RUNTIMES, BenchmarkError, Mode, deployed_mode, parse_mode)
-from .precision import BF16_MIN_AGREEMENT, BF16_TOLERANCE, argmax_agreement
-from .processor import (INSTRUCTION_SETS, detect_processor, has_native_units,
+from ..equivalence import BF16_MIN_AGREEMENT, BF16_TOLERANCE, argmax_agreement
+from ..processor import (INSTRUCTION_SETS, detect_processor, has_native_units,
                         parse_cpuinfo)
 from .profile import format_profile, model_parts, profile_row
 from .rows import Row, RowBuilder, build_rows, eager_reference, fused_form

@@ -18,8 +18,11 @@
   on the CPU; and a precision: none for fp32, ``bf16`` for bfloat16 where
   the runtime computes in it (``BF16_RUNTIMES``): eager and ``compile``
   under ``torch.autocast`` in bf16 (with ``cl``, channels-last),
-  ``openvino`` with its bf16 precision hint. A bf16 row is held to its own
-  bounds (``repseg.benchmark.precision``).
+  ``openvino`` with its bf16 precision hint; ``int8`` for the engines with
+  an INT8 quantizer (``INT8_RUNTIMES``: ``onnx``, ``openvino``), the
+  exported file quantized, calibrated on the benchmark's own input. A
+  reduced-precision row is held to its own bounds
+  (``repseg.equivalence.BOUNDS``).
 
 Aliases: ``jit``, ``compile``, ``onnx``, ``ncnn``, ``openvino`` mean
 ``fused+jit`` etc. (alone or as a mode's first part: ``openvino+bf16``),
@@ -42,12 +45,15 @@ ENGINE_RUNTIMES: Dict[str, Engine] = {
     engine.alias: engine for engine in ENGINES.values()}
 RUNTIMES = ('jit', 'compile') + tuple(ENGINE_RUNTIMES)
 #: Precision options; fp32, the default, has none.
-PRECISIONS = ('bf16', )
+PRECISIONS = ('bf16', 'int8')
 #: The runtimes that compute in bf16: PyTorch's under autocast, and the
 #: engines that say so (``Engine.precisions``).
 BF16_RUNTIMES = ('eager', 'compile') + tuple(
     alias for alias, engine in ENGINE_RUNTIMES.items()
     if 'bf16' in engine.precisions)
+#: The runtimes that run an INT8 file: the engines with a quantizer.
+INT8_RUNTIMES = tuple(alias for alias, engine in ENGINE_RUNTIMES.items()
+                      if engine.quantizer)
 OPTIONS = REWRITES + RUNTIMES + PRECISIONS
 
 
@@ -73,7 +79,7 @@ class BenchmarkError(RepSegError, ValueError):
 @dataclass(frozen=True)
 class Mode:
     """A parsed mode: the model form, layout options, runtime and
-    precision (``'fp32'`` or ``'bf16'``)."""
+    precision (``'fp32'``, ``'bf16'`` or ``'int8'``)."""
     form: str
     options: Tuple[str, ...] = ()
     runtime: str = 'eager'
@@ -120,10 +126,15 @@ def parse_mode(text: str) -> Mode:
         raise BenchmarkError(f'mode {text!r}: at most one runtime of '
                              f'{RUNTIMES}, got {runtimes}')
     runtime = runtimes[0] if runtimes else 'eager'
-    precision = 'bf16' if 'bf16' in options else 'fp32'
-    if precision == 'bf16' and runtime not in BF16_RUNTIMES:
+    precisions = [o for o in options if o in PRECISIONS]
+    if len(precisions) > 1:
+        raise BenchmarkError(f'mode {text!r}: one precision, got '
+                             f'{precisions}')
+    precision = precisions[0] if precisions else 'fp32'
+    able = dict(bf16=BF16_RUNTIMES, int8=INT8_RUNTIMES).get(precision)
+    if able is not None and runtime not in able:
         raise BenchmarkError(f'mode {text!r}: the {runtime} runtime does not '
-                             f'compute in bf16; bf16 goes with '
-                             f'{" or ".join(BF16_RUNTIMES)}')
+                             f'compute in {precision}; {precision} goes with '
+                             f'{" or ".join(able)}')
     return Mode(form, tuple(o for o in REWRITES if o in options), runtime,
                 precision)

@@ -12,12 +12,13 @@ from ..analysis import multiplications
 from ..backends import BackendNotAvailable, compile_module, trace_and_freeze
 from ..engines import no_winograd
 from ..equivalence import TOLERANCE, OutputMismatch, relative_difference
+from ..equivalence import argmax_agreement, bound_for
 from ..models.fusion import to_inference_form
+from ..precision import AUTOCAST_DTYPES, autocast
 from ..rewrites import apply_rewrites, to_channels_last
 from .models import ModelSpec
 from .modes import BenchmarkError, Mode, parse_mode
-from .precision import (AUTOCAST_DTYPES, BF16_MIN_AGREEMENT, BF16_TOLERANCE,
-                        argmax_agreement, autocast)
+from .summary import failure_reason
 from .timing import measured_call
 
 
@@ -167,22 +168,27 @@ class RowBuilder:
         stem = f'{label}_{mode.name}'.replace('+', '_')
         path = osp.join(self.workdir, stem + engine.suffix)
         engine.module_exporter(module, inputs, path)
-        if mode.precision == 'fp32':
-            return engine.backend(path, torch.get_num_threads())
+        if mode.precision == 'int8':
+            fp32_path, path = path, osp.join(self.workdir,
+                                             stem + engine.int8_suffix)
+            engine.quantizer(fp32_path, path,
+                             [inputs.detach().float().cpu().numpy()])
         return engine.backend(path, torch.get_num_threads(),
                               precision=mode.precision)
 
 
 def build_rows(specs: Sequence[ModelSpec], modes: Sequence[str],
                builder: RowBuilder, tolerance: float = TOLERANCE,
-               bf16_tolerance: float = BF16_TOLERANCE,
-               min_agreement: float = BF16_MIN_AGREEMENT) -> List[Row]:
+               min_agreement: Optional[float] = None,
+               failures: Optional[Dict[str, str]] = None) -> List[Row]:
     """Every model in every mode, each row checked against the model's
-    eager fused output (``OutputMismatch`` above ``tolerance``; a bf16 row
-    above ``bf16_tolerance`` or with an ``argmax_agreement`` below
-    ``min_agreement``). The fused model is also checked against the
+    eager fused output (``OutputMismatch`` above ``tolerance``; a bf16 or
+    int8 row beyond its precision's bound, ``check_row``). The fused model is also checked against the
     multi-branch one, which catches a wrong fold. Models are prepared one
-    at a time to bound memory."""
+    at a time to bound memory. With ``failures`` (a dict), a row that
+    cannot be built or checked is recorded there (row name -> its reason,
+    ``failure_reason``) and left out, and the run goes on; a bad mode
+    still stops it first."""
     parsed = [parse_mode(m) for m in modes]
     names = [p.name for p in parsed]
     if len(set(names)) != len(names):
@@ -196,51 +202,85 @@ def build_rows(specs: Sequence[ModelSpec], modes: Sequence[str],
     for spec in specs:
         for mode in parsed:  # every error before any slow work
             builder.check_mode(spec, builder.with_global_options(mode))
-        forms = dict(fused=fused_form(spec, sample))
-        reference = eager_reference(spec, forms['fused'], builder)
-        if not spec.already_fused:
-            forms['multi-branch'] = spec.model
-            multi_branch = eager_reference(spec, spec.model, builder)
-            diff = relative_difference(reference, multi_branch)
-            if diff > tolerance:
-                raise OutputMismatch(
-                    f'{spec.label}: the fused model differs from the '
-                    f'multi-branch one by {diff:.3e} (> {tolerance:g})')
-        for mode in parsed:
+        row_names = [f'{spec.label}:{builder.with_global_options(m).name}'
+                     for m in parsed]
+        try:
+            forms, reference = checked_forms(spec, builder, sample,
+                                             tolerance)
+        except Exception as err:  # the model itself: all its rows fail
+            if failures is None:
+                raise
+            failures.update(dict.fromkeys(row_names, failure_reason(err)))
+            continue
+        for mode, name in zip(parsed, row_names):
             try:
-                row = builder.build(spec, forms, mode)
-                outputs, row.peak_memory = measured_call(row, builder.device)
-            except BackendNotAvailable as err:
-                raise BenchmarkError(
-                    f'{spec.label}:{mode.name}: {err}') from err
-            except RuntimeError as err:  # a runtime that cannot take it
-                message = str(err).strip().splitlines() or ['']
-                raise BenchmarkError(
-                    f'{spec.label}:{mode.name}: this mode fails on this model'
-                    f' ({type(err).__name__}: {message[-1]})') from err
-            check_row(row, outputs, reference, tolerance, bf16_tolerance,
-                      min_agreement)
-            rows.append(row)
+                rows.append(checked_row(spec, forms, mode, builder,
+                                        reference, tolerance,
+                                        min_agreement))
+            except Exception as err:  # exporters and engines raise many kinds
+                if failures is None:
+                    raise
+                failures[name] = failure_reason(err)
     return rows
+
+
+def checked_forms(spec: ModelSpec, builder: RowBuilder, sample: Tensor,
+                  tolerance: float):
+    """The eager forms of ``spec`` ('fused', and 'multi-branch' unless
+    already fused) and the fused form's outputs, the reference of every
+    row; ``OutputMismatch`` where the two forms differ."""
+    forms = dict(fused=fused_form(spec, sample))
+    reference = eager_reference(spec, forms['fused'], builder)
+    if not spec.already_fused:
+        forms['multi-branch'] = spec.model
+        multi_branch = eager_reference(spec, spec.model, builder)
+        diff = relative_difference(reference, multi_branch)
+        if diff > tolerance:
+            raise OutputMismatch(
+                f'{spec.label}: the fused model differs from the '
+                f'multi-branch one by {diff:.3e} (> {tolerance:g})')
+    return forms, reference
+
+
+def checked_row(spec: ModelSpec, forms: Dict[str, nn.Module], mode: Mode,
+                builder: RowBuilder, reference: Tuple[Tensor, ...],
+                tolerance: float, min_agreement: Optional[float]) -> Row:
+    """One row built, called once and checked (``check_row``)."""
+    try:
+        row = builder.build(spec, forms, mode)
+        outputs, row.peak_memory = measured_call(row, builder.device)
+    except BackendNotAvailable as err:
+        raise BenchmarkError(
+            f'{spec.label}:{mode.name}: {err}') from err
+    except RuntimeError as err:  # a runtime that cannot take it
+        message = str(err).strip().splitlines() or ['']
+        raise BenchmarkError(
+            f'{spec.label}:{mode.name}: this mode fails on this model'
+            f' ({type(err).__name__}: {message[-1]})') from err
+    check_row(row, outputs, reference, tolerance, min_agreement)
+    return row
 
 
 def check_row(row: Row, outputs: Tuple[Tensor, ...],
               reference: Tuple[Tensor, ...], tolerance: float,
-              bf16_tolerance: float, min_agreement: float) -> None:
+              min_agreement: Optional[float] = None) -> None:
     """Record the row's difference from the eager fused fp32 ``reference``
-    (and, in bf16, its argmax agreement) with the bounds of its precision;
-    ``OutputMismatch`` beyond them."""
+    (and, in a reduced precision, its argmax agreement) with the bounds of
+    its precision (``tolerance`` in fp32; ``bound_for`` in bf16 and int8,
+    ``min_agreement`` replacing the default agreement); ``OutputMismatch``
+    beyond them."""
     row.max_rel_diff = relative_difference(outputs, reference)
     if row.mode.precision == 'fp32':
         row.tolerance = tolerance
     else:
-        row.tolerance, row.min_agreement = bf16_tolerance, min_agreement
+        bound = bound_for(row.mode.precision, min_agreement)
+        row.tolerance, row.min_agreement = bound.tolerance, bound.min_agreement
         row.argmax_agreement = argmax_agreement(outputs, reference)
-        if row.argmax_agreement < min_agreement:
+        if row.argmax_agreement < row.min_agreement:
             raise OutputMismatch(
                 f'row {row.name}: picks the eager fused fp32 model\'s class '
                 f'at {row.argmax_agreement:.4f} of the output positions '
-                f'(< {min_agreement:g}); refused')
+                f'(< {row.min_agreement:g}); refused')
     if row.max_rel_diff > row.tolerance:
         raise OutputMismatch(
             f'row {row.name}: output differs from the eager fused '

@@ -2,19 +2,33 @@
 interleaved, summarized into a ``repseg.results.BenchmarkReport``."""
 import platform
 import tempfile
-from typing import Optional, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 
 from ..equivalence import FP16_TOLERANCE, TOLERANCE
-from .precision import BF16_MIN_AGREEMENT
 from ..results import BenchmarkReport, ProcessorInfo
 from .models import ModelSpec, model_from_arch, model_from_config
-from .processor import detect_processor
+from .modes import BenchmarkError, parse_mode
+from ..processor import detect_processor
 from .profile import profile_row
-from .rows import RowBuilder, build_rows
+from .rows import Row, RowBuilder, build_rows
 from .summary import find_row, row_names, summarize
 from .timing import measure_cuda_memory, peak_rates, time_rows
+
+
+#: ``benchmark``'s modes: one list for every model, or label -> its list.
+ModesArgument = Union[Sequence[str], Mapping[str, Sequence[str]]]
+
+
+class NoRowBuilt(BenchmarkError):
+    """A ``keep_going`` run in which every row failed; ``failures`` maps
+    each row name to its reason, as ``BenchmarkReport.failures`` would."""
+
+    def __init__(self, failures: Dict[str, str]):
+        self.failures = dict(failures)
+        super().__init__('no row could be built: ' + '; '.join(
+            f'{name}: {why}' for name, why in failures.items()))
 
 
 def build_specs(config: Optional[str] = None,
@@ -49,7 +63,38 @@ def environment(device: str, inputs: torch.Tensor, fp16: bool,
     return env
 
 
-def benchmark(specs: Sequence[ModelSpec], modes: Sequence[str],
+def modes_by_model(specs: Sequence[ModelSpec],
+                   modes: ModesArgument) -> List[Tuple[ModelSpec, List[str]]]:
+    """Each model with its modes: ``modes`` for all of them, or a dict from
+    a model's label to its own list (every model must have one)."""
+    if not isinstance(modes, Mapping):
+        return [(spec, list(modes)) for spec in specs]
+    missing = [s.label for s in specs if s.label not in modes]
+    if missing:
+        raise BenchmarkError(f'no modes given for model(s) {missing}')
+    return [(spec, list(modes[spec.label])) for spec in specs]
+
+
+def build_all_rows(pairs, builder: RowBuilder, tolerance: float,
+                   min_agreement: Optional[float],
+                   failures: Optional[Dict[str, str]]) -> List[Row]:
+    """``build_rows`` for each (model, modes) pair, ``failures`` as there;
+    every mode of every model is checked before any slow work."""
+    labels = [spec.label for spec, _ in pairs]
+    if len(set(labels)) != len(labels):
+        raise BenchmarkError(f'models {labels} appear twice')
+    for spec, modes in pairs:
+        for mode in modes:
+            builder.check_mode(spec,
+                               builder.with_global_options(parse_mode(mode)))
+    rows = []
+    for spec, modes in pairs:
+        rows += build_rows([spec], modes, builder, tolerance,
+                           min_agreement=min_agreement, failures=failures)
+    return rows
+
+
+def benchmark(specs: Sequence[ModelSpec], modes: ModesArgument,
               shape: Optional[Sequence[int]] = None, batch_size: int = 1,
               device: str = 'cpu', fp16: bool = False,
               channels_last: bool = False, repeat: int = 10,
@@ -57,17 +102,24 @@ def benchmark(specs: Sequence[ModelSpec], modes: Sequence[str],
               reference: Optional[str] = None,
               on_timing=None,
               profile: Optional[Sequence[str]] = None,
-              min_agreement: float = BF16_MIN_AGREEMENT) -> BenchmarkReport:
-    """Every model of ``specs`` in every mode of ``modes``, on one random
-    input of ``shape`` (H, W; the first model's default otherwise).
+              min_agreement: Optional[float] = None,
+              keep_going: bool = False) -> BenchmarkReport:
+    """Every model of ``specs`` in every mode of ``modes`` (or, with a dict
+    from model label to modes, in its own), on one random input of
+    ``shape`` (H, W; the first model's default otherwise).
 
     Every row is checked against its model's eager fused output (and the
     fused model against the multi-branch one) before anything is timed:
     above ``tolerance`` (default ``TOLERANCE``, ``FP16_TOLERANCE`` in fp16;
-    a bf16 row is held instead to ``repseg.benchmark.precision``'s bounds,
-    an argmax agreement of ``min_agreement``)
-    an ``OutputMismatch`` stops the run. The report names the processor and
-    the peak rate of each precision, measured before and after the timing. A bad mode, row name or model raises
+    a bf16 or int8 row is held instead to its precision's bound in
+    ``repseg.equivalence.BOUNDS``, ``min_agreement`` replacing its argmax
+    agreement)
+    an ``OutputMismatch`` stops the run. With ``keep_going``, a row that
+    cannot be built (an export or engine that cannot take the model) or
+    checked is left out instead and recorded in the report's ``failures``
+    with its reason; the run stops only if no row is left. The report names
+    the processor and the peak rate of each precision, measured before and
+    after the timing. A bad mode, row name or model raises
     ``BenchmarkError`` before any slow work. ``on_timing(environment, rows)``
     is called once the rows are built, before they are timed. ``profile``
     names rows (as ``--reference`` does) to profile part by part after the
@@ -76,18 +128,27 @@ def benchmark(specs: Sequence[ModelSpec], modes: Sequence[str],
     """
     if tolerance is None:
         tolerance = FP16_TOLERANCE if fp16 else TOLERANCE
+    pairs = modes_by_model(specs, modes)
     height, width = shape or specs[0].default_shape
     torch.manual_seed(0)
     inputs = torch.randn(batch_size, specs[0].in_channels, height, width)
+    failures = {} if keep_going else None
     # The engines' exported files live as long as the run.
     with tempfile.TemporaryDirectory(prefix='benchmark_') as workdir:
         builder = RowBuilder(inputs, workdir, device, fp16, channels_last)
         # A wrong reference fails now, not after minutes of preparation.
-        names = row_names(specs, modes, builder)
+        names = [name for spec, spec_modes in pairs
+                 for name in row_names([spec], spec_modes, builder)]
         reference = find_row(names, reference)
         profiled = [find_row(names, text) for text in profile or ()]
-        rows = build_rows(specs, modes, builder, tolerance,
-                          min_agreement=min_agreement)
+        rows = build_all_rows(pairs, builder, tolerance, min_agreement,
+                              failures)
+        if not rows:
+            raise NoRowBuilt(failures)
+        built = [row.name for row in rows]
+        if reference not in built:  # it failed: the first row that did not
+            reference = built[0]
+        profiled = [name for name in profiled if name in built]
         processor = detect_processor()
         env = environment(device, inputs, fp16, channels_last, repeat, warmup,
                           processor)
@@ -107,8 +168,8 @@ def benchmark(specs: Sequence[ModelSpec], modes: Sequence[str],
                             peak_macs_per_s=None if fp16 else peaks,
                             processor=processor)
         if profile is not None and not profiled:
-            profiled = [min((r for r in results if r.model == specs[0].label),
-                            key=lambda r: r.median_ms).row]
+            first = [r for r in results if r.model == rows[0].model_label]
+            profiled = [min(first, key=lambda r: r.median_ms).row]
         profiles = {}
         for name in profiled:
             row = next(r for r in rows if r.name == name)
@@ -119,4 +180,4 @@ def benchmark(specs: Sequence[ModelSpec], modes: Sequence[str],
     return BenchmarkReport(environment=env, reference=reference,
                            tolerance=tolerance, rows=results,
                            profiles=profiles, processor=processor,
-                           peak_macs_per_s=peaks)
+                           peak_macs_per_s=peaks, failures=failures or {})

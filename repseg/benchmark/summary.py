@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Sequence
 
 from ..results import BenchmarkRow, ProcessorInfo
 from .modes import BenchmarkError, parse_mode
-from .processor import describe, has_native_units
+from ..processor import describe, has_native_units
 
 if TYPE_CHECKING:
     from .models import ModelSpec
@@ -19,6 +19,16 @@ def row_names(specs: Sequence[ModelSpec], modes: Sequence[str],
     """The names ``build_rows`` will give its rows, known before any work."""
     return [f'{spec.label}:{builder.with_global_options(parse_mode(m)).name}'
             for spec in specs for m in modes]
+
+
+def failure_reason(err: BaseException) -> str:
+    """Why a row could not be built, on one line: the exception's type and
+    the first line of its message; for the benchmark's own wrapper of an
+    engine's error, that error's."""
+    if isinstance(err, BenchmarkError) and err.__cause__ is not None:
+        err = err.__cause__
+    lines = [line for line in str(err).strip().splitlines() if line.strip()]
+    return f'{type(err).__name__}: {lines[0].strip() if lines else ""}'
 
 
 def find_row(names: Sequence[str], text: Optional[str]) -> str:

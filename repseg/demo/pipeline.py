@@ -15,7 +15,7 @@ from typing import Dict, List, Optional, Sequence, Union
 
 from mmengine.config import Config
 
-from repseg.benchmark import FAST_MODE
+from repseg.benchmark.auto import candidate_modes
 from repseg.fileio import atomic_output
 from .imagenet import MARKER as IMAGENET_MARKER
 from .models import (CLASSIFICATION, MODELS, DemoModel, QuantizationFiles,
@@ -29,10 +29,12 @@ INPUT_SHAPE = ('128', '256')  # the demo's test size (H W)
 MULTI_BRANCH = 'multi-branch'
 # tools/test.py's flag that evaluates the model as trained.
 MULTI_BRANCH_FLAG = '--multi-branch'
-# Every compared network as trained and fused, and fused on each engine the
-# demo deploys to, as tools/deploy.py exports for it: the report times each
-# compared model at its network's fastest fused row.
-BENCHMARK_MODES = (MULTI_BRANCH, 'fused', 'fused+onnx', FAST_MODE)
+# Every compared network as trained and fused, and on every path repseg
+# deploys in each precision this processor computes natively (auto's
+# candidates: ncnn's Winograd path everywhere, bf16 where the processor has
+# its units): the report times each compared model at its network's fastest
+# fused row, on the machine the demo ran on.
+BENCHMARK_MODES = (MULTI_BRANCH, 'fused') + tuple(candidate_modes())
 # The names the blocks of lanes record their wall-clock seconds under.
 DATA = 'the demo data, two makers at a time (wall clock)'
 TRAININGS = 'the trainings with their evaluations, side by side (wall clock)'
@@ -343,7 +345,7 @@ class Demo:
                  '--modes', *BENCHMARK_MODES, '--baselines', *baselines,
                  '--shape', *INPUT_SHAPE, '--batch-size', '1',
                  '--reference', f'{deployed.network}:{MULTI_BRANCH}',
-                 *self.schedule.benchmark_options,
+                 '--keep-going', *self.schedule.benchmark_options,
                  '--json', self.shown(self.benchmark_json())),
             [self.benchmark_json()])
 

@@ -5,7 +5,8 @@ benchmark, the complexity counter) goes through ``to_inference_form``;
 nothing else in repseg does this arithmetic.
 
 * tensor math: ``fold_bn_into_kernel``, ``pad_kernel``, ``identity_kernel``
-  (what a RepVGG block's ``reparameterize`` sums);
+  (what a RepVGG block's ``reparameterize`` sums), ``compose_pointwise``
+  (a conv followed by a 1x1 conv, as one conv: RDRNet's 1x1 path);
 * one conv: ``fold_conv_bn``;
 * a model: ``reparameterize_model`` (every RepVGG block) and
   ``fold_conv_bn_pairs`` (every BN that takes a conv's output), both in
@@ -63,6 +64,22 @@ def identity_kernel(channels: int, groups: int, kernel_size: int,
     index = torch.arange(channels, device=like.device)
     kernel[index, index % in_per_group, centre, centre] = 1
     return kernel
+
+
+def compose_pointwise(first_kernel: Tensor, first_bias: Tensor,
+                      second_kernel: Tensor, second_bias: Tensor
+                      ) -> Tuple[Tensor, Tensor]:
+    """The kernel and bias of one conv equal to a conv (``first``, any
+    size, stride and padding, groups 1) followed by a 1x1 stride-1 conv
+    (``second``, groups 1).
+
+    A 1x1 conv mixes channels pixel by pixel, so it composes exactly with
+    whatever precedes it, padded borders included:
+    ``W = W2 @ W1`` (over the middle channels) and ``b = W2 @ b1 + b2``.
+    """
+    mixing = second_kernel.flatten(1)  # (out, middle)
+    kernel = torch.einsum('om,mikl->oikl', mixing, first_kernel)
+    return kernel, mixing @ first_bias + second_bias
 
 
 @torch.no_grad()

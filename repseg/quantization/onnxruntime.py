@@ -3,14 +3,16 @@
 Weights are quantized per output channel (int8), activations per tensor
 (uint8) with scales from the calibration images' min/max, in the QDQ
 format ONNX Runtime fuses into integer kernels. ``reduce_range`` keeps the
-weights to 7 bits: ONNX Runtime's U8S8 kernels on AVX2 CPUs without VNNI
-(VPMADDUBSW) can saturate otherwise, as its quantization guide says.
+weights to 7 bits: ONNX Runtime's U8S8 kernels on x86 CPUs without VNNI
+(AVX2's VPMADDUBSW pairs) can saturate otherwise, as its quantization guide
+says; with VNNI's dot products they cannot, and the 8th bit is kept.
 """
-from typing import Iterable, Sequence
+from typing import Iterable, Optional, Sequence
 
 import numpy as np
 
 from ..backends.base import BackendNotAvailable
+from ..processor import detect_processor, has_native_units
 
 
 def _quantization():
@@ -24,11 +26,14 @@ def _quantization():
 
 def quantize_onnx(fp32_path: str, int8_path: str,
                   batches: Sequence[np.ndarray], per_channel: bool = True,
-                  reduce_range: bool = True) -> dict:
+                  reduce_range: Optional[bool] = None) -> dict:
     """Quantize ``fp32_path`` into ``int8_path``, calibrating on
     ``batches`` (model inputs, as the fp32 model takes them); what was done,
-    for the report."""
+    for the report. ``reduce_range`` None: 7-bit weights unless this
+    processor has VNNI (``repseg.processor.has_native_units``)."""
     quantization = _quantization()
+    if reduce_range is None:
+        reduce_range = has_native_units(detect_processor(), 'int8') is not True
     input_name = 'input'
 
     class Reader(quantization.CalibrationDataReader):

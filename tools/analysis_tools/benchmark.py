@@ -6,7 +6,7 @@
         [--device cpu|cuda] [--repeat N] [--warmup N] [--fp16]
         [--channels-last] [--threads N] [--tolerance T]
         [--min-agreement A] [--reference ROW] [--json FILE]
-        [--profile [ROW ...]]
+        [--profile [ROW ...]] [--keep-going] [--auto [PRECISION ...]]
     python tools/analysis_tools/benchmark.py --arch A0 [same options]
 
 Every model (CONFIG or the bare RepVGG backbone of --arch, then each
@@ -45,7 +45,14 @@ model may need less) and differ by at most 5e-2. The processor (model, AVX2
 its multiplications under its Winograd tiles and their rate against the
 peak of its precision (a bf16 row on a processor without bf16 units is
 marked emulated); --profile times a row part by part (stem, stages, decode
-head).
+head). --keep-going leaves out the rows an engine cannot take (or that are
+refused) and lists them with the reason, instead of stopping. --auto times
+every path repseg deploys (ncnn, OpenVINO, ONNX Runtime, PyTorch
+channels-last) in each of the precisions given (default fp32 bf16; add
+int8) that this processor computes natively, goes on past failures, and
+prints each model's fastest verified path and the runners-up
+(repseg.benchmark.auto); on a processor without bf16 / VNNI units only the
+fp32 paths are candidates.
 """
 import argparse
 import sys
@@ -55,10 +62,12 @@ import torch
 from repseg.benchmark import (FAST_MODE, BenchmarkError, benchmark,
                               build_specs, format_machine, format_profile,
                               format_table, parse_mode)
-from repseg.benchmark.precision import BF16_MIN_AGREEMENT
+from repseg.equivalence import BF16_MIN_AGREEMENT, INT8_MIN_AGREEMENT
 from repseg.cli import doc_parser, non_negative_int, positive_int
 from repseg.equivalence import FP16_TOLERANCE, TOLERANCE
+from repseg.benchmark.auto import candidate_modes, fastest_paths
 from repseg.errors import RepSegError
+from repseg.precision import PRECISIONS
 
 def mode_name(text: str) -> str:
     try:
@@ -117,11 +126,11 @@ def parse_args(argv=None):
                         help=f'largest accepted output difference relative '
                         f'to the largest output, fp32 rows (default: '
                         f'{TOLERANCE:g})')
-    parser.add_argument('--min-agreement', type=share,
-                        default=BF16_MIN_AGREEMENT, metavar='A',
+    parser.add_argument('--min-agreement', type=share, metavar='A',
                         help='smallest share of output positions where a '
-                        'bf16 row picks the class the fp32 model picks '
-                        f'(default: {BF16_MIN_AGREEMENT:g})')
+                        'bf16 or int8 row picks the class the fp32 model '
+                        f'picks (default: {BF16_MIN_AGREEMENT:g} in bf16, '
+                        f'{INT8_MIN_AGREEMENT:g} in int8)')
     parser.add_argument('--reference', metavar='ROW',
                         help='row the speed-ups are relative to, as '
                         'LABEL:MODE or MODE (default: the first row)')
@@ -132,7 +141,17 @@ def parse_args(argv=None):
                         'for --reference; none: the first model\'s fastest '
                         'row) part by part: stem, stages, decode head, each '
                         'with its multiplications and %% of the GEMM rate')
+    parser.add_argument('--keep-going', action='store_true',
+                        help='leave out rows that cannot run, with why')
+    parser.add_argument('--auto', nargs='*', choices=PRECISIONS,
+                        metavar='PRECISION',
+                        help='time every deployable path in these '
+                        'precisions (default fp32 bf16) and name each '
+                        'model\'s fastest; replaces --modes')
     args = parser.parse_args(argv)
+    if args.auto is not None:
+        args.modes = candidate_modes(precisions=args.auto or ('fp32', 'bf16'))
+        args.keep_going = True
     if (args.config is None) == (args.arch is None):
         parser.error('give either CONFIG or --arch')
     if args.arch and args.checkpoint:
@@ -163,11 +182,17 @@ def main(argv=None):
                            args.repeat, args.warmup, args.tolerance,
                            args.reference, on_timing=announce,
                            profile=args.profile,
-                           min_agreement=args.min_agreement)
+                           min_agreement=args.min_agreement,
+                           keep_going=args.keep_going)
     except RepSegError as err:
         sys.exit(f'benchmark.py: {err}')
     print(format_table(report.rows, report.reference))
     print(format_machine(report.processor, report.peak_macs_per_s))
+    for name, why in report.failures.items():
+        print(f'not run: {name}: {why}')
+    if args.auto is not None:
+        for choice in fastest_paths(report):
+            print('\n'.join(choice.lines()))
     medians = {r.row: r.median_ms for r in report.rows}
     for name, parts in report.profiles.items():
         print(format_profile(name, parts, medians[name]))

@@ -38,8 +38,10 @@ def comparison_section(report: dict) -> List[str]:
              'checkpoint (pretrained) or from random weights (from scratch). '
              'Each is evaluated fused (tools/test.py) and timed at the '
              'fastest fused row of its network in the benchmark below '
-             '(fused: PyTorch; fused+onnx: ONNX Runtime; fused+...+ncnn: '
-             'ncnn); models of one network are timed once. G multiply-adds: '
+             '(fused, fused+...+cl: PyTorch; +onnx: ONNX Runtime; +ncnn: '
+             'ncnn; +openvino: OpenVINO; +bf16: in bfloat16, on the '
+             'processors with its units), on the processor named there; '
+             'models of one network are timed once. G multiply-adds: '
              "per image at the benchmark's input, as the eager fused model "
              'computes them (direct convolutions). Ratios: latency and '
              f"multiply-adds over {deployed['model']} ({deployed['init']})'s.",
@@ -107,7 +109,8 @@ def engine_lines(engines: dict) -> List[str]:
 
 def benchmark_section(report: dict) -> List[str]:
     env = report['benchmark']['environment']
-    shown = ('device', 'input_shape', 'threads', 'repeat', 'warmup', 'torch')
+    shown = ('device', 'processor', 'input_shape', 'threads', 'repeat',
+             'warmup', 'torch')
     described = ', '.join(f'{k} {env[k]}' for k in shown if k in env)
     lines = ['## Speed (tools/analysis_tools/benchmark.py)', '',
              f'Latency per call, median and least ({described}); images/s '

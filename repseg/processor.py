@@ -1,10 +1,11 @@
-"""The CPU a benchmark runs on: its model name and the instruction sets
-that decide which precisions it computes natively, read from the Linux
-kernel's ``/proc/cpuinfo`` flags."""
+"""The CPU this runs on: its model name and the instruction sets that
+decide which precisions it computes natively (the benchmark's report, and
+the INT8 quantizers' settings), read from the Linux kernel's
+``/proc/cpuinfo`` flags."""
 import platform
 from typing import Dict, Optional, Tuple
 
-from ..results import ProcessorInfo
+from .results import ProcessorInfo
 
 CPUINFO = '/proc/cpuinfo'
 
@@ -12,6 +13,7 @@ CPUINFO = '/proc/cpuinfo'
 #: /proc/cpuinfo flag.
 INSTRUCTION_SETS: Dict[str, str] = {
     'AVX2': 'avx2',
+    'AVX-VNNI': 'avx_vnni',
     'AVX-512F': 'avx512f',
     'AVX512-VNNI': 'avx512_vnni',
     'AVX512-BF16': 'avx512_bf16',
@@ -20,10 +22,12 @@ INSTRUCTION_SETS: Dict[str, str] = {
 }
 
 #: Precision -> the instruction sets of which one is enough to compute it
-#: natively (without them PyTorch and OpenVINO emulate it in fp32).
+#: natively: bf16 dot products (without them PyTorch and OpenVINO emulate
+#: bf16 in fp32) and int8 dot products, VNNI (without them int8 kernels
+#: fall back to AVX2's multiply-and-add pairs, which can saturate).
 NATIVE_UNITS: Dict[str, Tuple[str, ...]] = {
     'bf16': ('AVX512-BF16', 'AMX-BF16'),
-    'int8': ('AVX512-VNNI', 'AMX-INT8'),
+    'int8': ('AVX-VNNI', 'AVX512-VNNI', 'AMX-INT8'),
 }
 
 
