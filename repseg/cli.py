@@ -41,6 +41,16 @@ def fraction(text: str) -> float:
     return value
 
 
+def benchmark_mode(text: str) -> str:
+    """argparse type: a benchmark mode (``fused+psp+onnx``), as written."""
+    from .benchmark.modes import BenchmarkError, parse_mode
+    try:
+        parse_mode(text)
+    except BenchmarkError as err:
+        raise argparse.ArgumentTypeError(str(err))
+    return text
+
+
 def positive_int(text: str) -> int:
     """argparse type: an integer > 0 (``--shape``, ``--batch-size`` ...)."""
     try:

@@ -1,7 +1,8 @@
 """The README's quick start, run as written in a cut-down form.
 
-Each command of its bash block runs in-process in a folder laid out as the
-demo leaves the repository (``configs/``, ``data/``, ``work_dirs/``), with
+Each command of its bash block runs as a user runs it, a process of its
+own, in a folder laid out as the demo leaves the repository
+(``configs/``, ``data/``, ``work_dirs/``), with
 options appended that cut it down (later options win in argparse): two
 training iterations, a tiny benchmark input, two calibration images, two
 video frames. The demo itself (``tools/run_demo.py``) is left to
@@ -11,6 +12,8 @@ import os
 import re
 import shlex
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -28,7 +31,9 @@ CUT_DOWN = {
               'model.backbone.init_cfg=None'],
     'analysis_tools/benchmark': ['--shape', '64', '128', '--repeat', '1',
                                  '--warmup', '0'],
-    'quantize': ['--calib-images', '2'],
+    # The stand-in checkpoint is barely trained: its close logits need a
+    # looser INT8 agreement than a trained model's 0.9.
+    'quantize': ['--calib-images', '2', '--min-agreement', '0.5'],
     'infer': ['--max-frames', '2'],
 }
 
@@ -93,14 +98,15 @@ def tool_commands():
 
 
 @pytest.mark.parametrize('command', tool_commands())
-def test_quick_start_command_runs(command, demo_layout, monkeypatch):
+def test_quick_start_command_runs(command, demo_layout):
     tool, args = tool_and_args(command)
-    monkeypatch.chdir(demo_layout)
     extra = list(CUT_DOWN.get(tool, []))
     if tool == 'infer' and not args[2].endswith('.mp4'):
         extra = []
-    result = load_tool(tool).main(args + extra)
-    assert result in (None, 0)
+    done = subprocess.run([sys.executable, str(REPO / 'tools' / f'{tool}.py')]
+                          + args + extra, cwd=demo_layout,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
     outputs = [a for a in args if a.startswith('work_dirs/my_')]
     for output in outputs:  # whatever the command names as its output
         assert (demo_layout / output).exists(), output

@@ -54,35 +54,19 @@ prints each model's fastest verified path and the runners-up
 (repseg.benchmark.auto); on a processor without bf16 / VNNI units only the
 fp32 paths are candidates.
 """
-import argparse
 import sys
 
 import torch
 
-from repseg.benchmark import (FAST_MODE, BenchmarkError, benchmark,
-                              build_specs, format_machine, format_profile,
-                              format_table, parse_mode)
-from repseg.equivalence import BF16_MIN_AGREEMENT, INT8_MIN_AGREEMENT
-from repseg.cli import doc_parser, non_negative_int, positive_int
-from repseg.equivalence import FP16_TOLERANCE, TOLERANCE
+from repseg.benchmark import (FAST_MODE, benchmark, build_specs,
+                              format_machine, format_profile, format_table)
 from repseg.benchmark.auto import candidate_modes, fastest_paths
+from repseg.cli import (benchmark_mode, doc_parser, fraction, non_negative_int,
+                        positive_int)
+from repseg.equivalence import (BF16_MIN_AGREEMENT, FP16_TOLERANCE,
+                                INT8_MIN_AGREEMENT, TOLERANCE)
 from repseg.errors import RepSegError
 from repseg.precision import PRECISIONS
-
-def mode_name(text: str) -> str:
-    try:
-        parse_mode(text)
-    except BenchmarkError as err:
-        raise argparse.ArgumentTypeError(str(err))
-    return text
-
-
-def share(text: str) -> float:
-    value = float(text)
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f'{text} is not between 0 and 1')
-    return value
-
 
 def parse_args(argv=None):
     parser = doc_parser(__doc__)
@@ -93,7 +77,7 @@ def parse_args(argv=None):
                         help='weights for CONFIG (default: random)')
     parser.add_argument('--arch', help='benchmark the bare RepVGG backbone '
                         'of this variant (e.g. A0) instead of a config')
-    parser.add_argument('--modes', nargs='+', type=mode_name,
+    parser.add_argument('--modes', nargs='+', type=benchmark_mode,
                         default=['multi-branch', 'fused'],
                         help='modes to run each model in (default: '
                         'multi-branch fused); e.g. fused+cl fused+cl+bf16 '
@@ -126,7 +110,7 @@ def parse_args(argv=None):
                         help=f'largest accepted output difference relative '
                         f'to the largest output, fp32 rows (default: '
                         f'{TOLERANCE:g})')
-    parser.add_argument('--min-agreement', type=share, metavar='A',
+    parser.add_argument('--min-agreement', type=fraction, metavar='A',
                         help='smallest share of output positions where a '
                         'bf16 or int8 row picks the class the fp32 model '
                         f'picks (default: {BF16_MIN_AGREEMENT:g} in bf16, '
