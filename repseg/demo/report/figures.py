@@ -4,6 +4,7 @@ fails here, naming the file."""
 import datetime
 from typing import List, NamedTuple, Optional
 
+from repseg.processor import describe
 from repseg.results import (BenchmarkReport, BenchmarkRow, DeployReport,
                             EvaluationReport, InferenceReport, QuantizeReport,
                             ReportFormatError)
@@ -153,6 +154,8 @@ def tool_figures(inputs: ReportInputs, reports: ToolReports) -> dict:
         **per_class_figures(inputs, reports),
         equivalence=reports.deploy.to_dict(),
         benchmark=dict(environment=benchmark.environment,
+                       processor=(None if benchmark.processor is None else
+                                  describe(benchmark.processor)),
                        reference=benchmark.reference,
                        rows=[benchmark_row(row) for row in benchmark.rows]))
 

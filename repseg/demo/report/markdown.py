@@ -111,7 +111,9 @@ def benchmark_section(report: dict) -> List[str]:
     env = report['benchmark']['environment']
     shown = ('device', 'processor', 'input_shape', 'threads', 'repeat',
              'warmup', 'torch')
-    described = ', '.join(f'{k} {env[k]}' for k in shown if k in env)
+    described = ', '.join(
+        f'{k} {report["benchmark"].get(k) or env[k]}' for k in shown
+        if k in env)
     lines = ['## Speed (tools/analysis_tools/benchmark.py)', '',
              f'Latency per call, median and least ({described}); images/s '
              'and speed-up (relative to '
