@@ -24,7 +24,8 @@ from torch import nn
 
 from ..fileio import atomic_output
 from ..precision import PRECISIONS
-from ..processor import detect_processor
+from ..processor import describe, detect_processor
+from ..results import ProcessorInfo
 from .auto import candidate_modes, engine_of, native_precisions
 from .modes import BenchmarkError, parse_mode
 from .published import LEADERBOARD_MODELS, Published
@@ -352,10 +353,13 @@ def format_markdown(entries: Sequence[LeaderboardEntry],
     for shape, precision in groups:
         key = f'{shape[0]}x{shape[1]}'
         env = runs.get(key, {}).get('environment') or {}
+        processor = runs.get(key, {}).get('processor')
         lines.append(f'### {key}, batch 1, {precision}')
         lines.append('')
         if env:
-            lines.append(f"{env.get('processor', '?')}, "
+            named = (describe(ProcessorInfo(**processor)) if processor
+                     else env.get('processor', '?'))
+            lines.append(f"{named}, "
                          f"{env.get('threads', '?')} threads, torch "
                          f"{env.get('torch', '?')}, median of "
                          f"{env.get('repeat', '?')} calls after "
