@@ -392,6 +392,59 @@ def test_ncnn_winograd_tile_follows_its_x86_selection():
     assert winograd_tile(torch.nn.Conv2d(64, 64, 3, 2, padding=1)) is None
 
 
+def test_released_rows_are_loaded_again_for_each_call(tmp_path):
+    """Not resident: eager rows are released once checked and loaded for
+    each call (round by round, in the interleaved order), giving the
+    outputs they were checked with; a jit row, which tracing again would
+    dominate, stays loaded."""
+    spec = model_from_arch(dict(TINY_ARCH))
+    rows = build_rows([spec], ['fused', 'fused+cl', 'fused+jit'],
+                      tiny_builder(tmp_path), resident=False)
+    fused, channels_last, jit = rows
+    assert fused.run is None and channels_last.run is None
+    assert jit.run is not None and jit.load is None
+    expected = jit.run()
+    loads = []
+    for row in (fused, channels_last):
+        def counted(load=row.load, name=row.mode.name):
+            loads.append(name)
+            return load()
+        row.load = counted
+    time_rows(rows, repeat=2, warmup=1, resident=False)
+    assert loads == ['fused', 'fused+cl', 'fused+cl', 'fused', 'fused',
+                     'fused+cl']
+    assert all(len(row.times) == 2 for row in rows)
+    assert fused.run is None and jit.run is not None
+    for row in (fused, channels_last):
+        for output, reference in zip(row.loaded()(), expected):
+            assert max_rel_diff(output, reference) <= 1e-4
+
+
+@pytest.mark.parametrize('resident, short, kept', [
+    (None, False, True), (None, True, False), (False, False, False),
+    (True, True, True)])
+def test_benchmark_keeps_rows_loaded_while_memory_allows(
+        monkeypatch, resident, short, kept):
+    """By default every row stays loaded until memory runs short; then the
+    whole run is timed loading each row for each call, as the report
+    says."""
+    monkeypatch.setattr(benchmark_rows, 'memory_is_short', lambda: short)
+    spec = model_from_arch(dict(TINY_ARCH))
+    report = benchmark.benchmark([spec], ['fused', 'fused+cl'],
+                                 shape=(32, 32), repeat=1, warmup=0,
+                                 resident=resident)
+    assert len(report.rows) == 2
+    assert report.environment['rows'] == (
+        'kept loaded' if kept else
+        'loaded for each call, one at a time in memory')
+
+
+def test_memory_is_short_reads_meminfo():
+    from repseg.benchmark.timing import memory_is_short
+    assert memory_is_short(reserve=0.0) is False
+    assert memory_is_short(reserve=1.01) is True
+
+
 def test_rows_count_multiplications_of_their_kernels(tmp_path):
     """A fused tiny RepVGG at 32x32, batch 2: direct for eager, less under
     repseg's F(2x2, 3x3) (4/9 for the 3x3 stride-1 convs; the stride-2

@@ -2,7 +2,9 @@
 verified path, next to its published accuracy.
 
 For each input shape, one interleaved benchmark run
-(``repseg.benchmark.run.benchmark``, ``keep_going``) times every model in
+(``repseg.benchmark.run.benchmark``, ``keep_going``; every row loaded for
+each of its calls, so that a run of many large models holds one row's
+engine session at a time) times every model in
 ``auto``'s candidate modes (``repseg.benchmark.auto.candidate_modes``:
 the fused model as each engine deploys it and in PyTorch, in every
 precision this processor computes natively), without the rewrites that do
@@ -293,7 +295,8 @@ def run_leaderboard(models: Sequence[Published] = LEADERBOARD_MODELS,
                                               for s in runnable},
                                    shape=shape, repeat=repeat,
                                    warmup=warmup, keep_going=True,
-                                   on_timing=on_timing, **extra)
+                                   on_timing=on_timing, resident=False,
+                                   **extra)
             except NoRowBuilt as err:
                 failures = err.failures
             else:

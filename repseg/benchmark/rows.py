@@ -1,6 +1,8 @@
 """Rows: a model in a mode, built, checked against the eager fused model,
 ready to time."""
 import copy
+import dataclasses
+import gc
 import os.path as osp
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
@@ -19,7 +21,7 @@ from ..rewrites import apply_rewrites, to_channels_last
 from .models import ModelSpec
 from .modes import BenchmarkError, Mode, parse_mode
 from .summary import failure_reason
-from .timing import measured_call
+from .timing import measured_call, memory_is_short
 
 
 @dataclass
@@ -30,11 +32,14 @@ class Row:
     copy of the input (in the row's memory format and precision);
     ``multiplications`` is what one call computes with the row's kernels
     (``row_multiplications``). ``tolerance`` and ``min_agreement`` are
-    the bounds the row was checked to (``build_rows``).
+    the bounds the row was checked to (``build_rows``). ``load``, where
+    given, makes ``run`` again from the row's exported file or model:
+    ``release`` then frees what running holds (a model copy, an engine
+    session and its buffers) until ``loaded`` is asked for it.
     """
     model_label: str
     mode: Mode
-    run: Callable[[], Tuple[Tensor, ...]]
+    run: Optional[Callable[[], Tuple[Tensor, ...]]]
     batch_size: int
     multiplications: Optional[int] = None
     times: List[float] = field(default_factory=list)
@@ -43,10 +48,23 @@ class Row:
     tolerance: Optional[float] = None
     argmax_agreement: Optional[float] = None
     min_agreement: Optional[float] = None
+    load: Optional[Callable[[], Callable[[], Tuple[Tensor, ...]]]] = None
 
     @property
     def name(self) -> str:
         return f'{self.model_label}:{self.mode.name}'
+
+    def loaded(self) -> Callable[[], Tuple[Tensor, ...]]:
+        """``run``, loaded again first if it was released."""
+        if self.run is None:
+            self.run = self.load()
+        return self.run
+
+    def release(self) -> None:
+        """Drop ``run`` and what it holds, where ``load`` can make it
+        again (a row without ``load`` stays loaded)."""
+        if self.load is not None:
+            self.run = None
 
 
 def fused_form(spec: ModelSpec, sample: Tensor) -> nn.Module:
@@ -98,6 +116,7 @@ class RowBuilder:
         self.device = torch.device(device)
         self.fp16 = fp16
         self.channels_last = channels_last
+        self.exported = set()  # engine files already written in workdir
 
     def with_global_options(self, mode: Mode) -> Mode:
         if self.channels_last and 'cl' not in mode.options:
@@ -120,75 +139,126 @@ class RowBuilder:
             raise BenchmarkError(f'mode {mode.name!r}: {mode.precision} '
                                  'and --fp16 are two precisions; give one')
 
-    def build(self, spec: ModelSpec, forms: Dict[str, nn.Module],
-              mode: Mode) -> Row:
-        """A row for ``spec`` in ``mode``; ``forms`` maps 'multi-branch'
-        and 'fused' to the eager models (copied here, never changed)."""
-        mode = self.with_global_options(mode)
-        self.check_mode(spec, mode)
-        model = copy.deepcopy(forms[mode.form])
+    def row_inputs(self, mode: Mode) -> Tensor:
+        """The input in the row's memory format, device and precision."""
         inputs = self.inputs
-        # Counted before Winograd, which changes the modules, not the work
-        # the counter assigns them.
-        apply_rewrites(model, [o for o in mode.options if o in ('psp', 's2b')])
-        counted = row_multiplications(spec, model, inputs, mode)
+        if 'cl' in mode.options:
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
+        inputs = inputs.to(self.device)
+        return inputs.half() if self.fp16 else inputs
+
+    def runnable(self, spec: ModelSpec, model: nn.Module, mode: Mode,
+                 inputs: Tensor) -> nn.Module:
+        """``model`` (a copy with the row's ``psp``/``s2b`` rewrites) with
+        the rest of the mode applied: Winograd, channels-last, the device
+        and precision, then PyTorch's runtime; engines take it from here
+        (``export``)."""
         apply_rewrites(model, [o for o in mode.options
                                if o in ('wino2', 'wino4')])
         if 'cl' in mode.options:
             model = to_channels_last(model)
-            inputs = inputs.contiguous(memory_format=torch.channels_last)
         model = model.to(self.device).eval()
-        inputs = inputs.to(self.device)
         if self.fp16:
-            model, inputs = model.half(), inputs.half()
+            model = model.half()
         module = spec.forward(model).eval()
         if mode.runtime == 'jit':
             module = trace_and_freeze(module, inputs)
         elif mode.runtime == 'compile':
             module = compile_module(module, inputs,
                                     AUTOCAST_DTYPES.get(mode.precision))
-        elif mode.engine is not None:
-            module = self.engine(mode, spec.label, module, inputs)
-        batch_size = inputs.shape[0]
+        return module
+
+    def build(self, spec: ModelSpec, forms: Dict[str, nn.Module],
+              mode: Mode) -> Row:
+        """A row for ``spec`` in ``mode``; ``forms`` maps 'multi-branch'
+        and 'fused' to the eager models (copied here, never changed).
+
+        An engine's file is exported (and quantized) once, here; the row's
+        ``load`` opens it again in the engine. A PyTorch eager row's
+        ``load`` copies and rewrites the model again; jit and compile rows
+        have none (tracing and compiling again would dominate)."""
+        mode = self.with_global_options(mode)
+        self.check_mode(spec, mode)
+        inputs = self.row_inputs(mode)
+        form = forms[mode.form]
+        exact = [o for o in mode.options if o in ('psp', 's2b')]
+
+        def rewritten() -> nn.Module:
+            model = copy.deepcopy(form)
+            apply_rewrites(model, exact)
+            return model
+
+        model = rewritten()
+        # Counted before Winograd, which changes the modules, not the work
+        # the counter assigns them.
+        counted = row_multiplications(spec, model, inputs, mode)
         # Engines take the precision when they load the file.
         precision = 'fp32' if mode.engine is not None else mode.precision
         device = self.device
 
-        def run():
-            with torch.inference_mode(), autocast(precision, device):
-                return module(inputs)
+        def runner(module) -> Callable[[], Tuple[Tensor, ...]]:
+            def run():
+                with torch.inference_mode(), autocast(precision, device):
+                    return module(inputs)
+            return run
 
-        return Row(spec.label, mode, run, batch_size, counted)
+        if mode.engine is not None:
+            path = self.export(mode, spec.label,
+                               self.runnable(spec, model, mode, inputs),
+                               inputs)
+            threads = torch.get_num_threads()
 
-    def engine(self, mode: Mode, label: str, module: nn.Module,
-               inputs: Tensor):
-        """``module`` exported for ``inputs``' shape and loaded into the
-        mode's engine, with torch's thread count."""
+            def load():
+                return runner(mode.engine.backend(path, threads,
+                                                  precision=mode.precision))
+        elif mode.runtime == 'eager':
+            def load():
+                return runner(self.runnable(spec, rewritten(), mode, inputs))
+        else:
+            load = None
+        run = (load() if load is not None and mode.engine is not None
+               else runner(self.runnable(spec, model, mode, inputs)))
+        del model
+        return Row(spec.label, mode, run, inputs.shape[0], counted,
+                   load=load)
+
+    def export(self, mode: Mode, label: str, module: nn.Module,
+               inputs: Tensor) -> str:
+        """``module`` exported for ``inputs``' shape into the mode's
+        engine's file (quantized, for an int8 mode); its path. The fp32
+        file is exported once per model and mode: the engine's bf16 and
+        int8 rows take it as their fp32 rows do."""
         engine = mode.engine
-        stem = f'{label}_{mode.name}'.replace('+', '_')
+        fp32_mode = dataclasses.replace(mode, precision='fp32')
+        stem = f'{label}_{fp32_mode.name}'.replace('+', '_')
         path = osp.join(self.workdir, stem + engine.suffix)
-        engine.module_exporter(module, inputs, path)
+        if path not in self.exported:
+            engine.module_exporter(module, inputs, path)
+            self.exported.add(path)
         if mode.precision == 'int8':
             fp32_path, path = path, osp.join(self.workdir,
                                              stem + engine.int8_suffix)
             engine.quantizer(fp32_path, path,
                              [inputs.detach().float().cpu().numpy()])
-        return engine.backend(path, torch.get_num_threads(),
-                              precision=mode.precision)
+        return path
 
 
 def build_rows(specs: Sequence[ModelSpec], modes: Sequence[str],
                builder: RowBuilder, tolerance: float = TOLERANCE,
                min_agreement: Optional[float] = None,
-               failures: Optional[Dict[str, str]] = None) -> List[Row]:
+               failures: Optional[Dict[str, str]] = None,
+               resident: Optional[bool] = True) -> List[Row]:
     """Every model in every mode, each row checked against the model's
     eager fused output (``OutputMismatch`` above ``tolerance``; a bf16 or
-    int8 row beyond its precision's bound, ``check_row``). The fused model is also checked against the
-    multi-branch one, which catches a wrong fold. Models are prepared one
-    at a time to bound memory. With ``failures`` (a dict), a row that
-    cannot be built or checked is recorded there (row name -> its reason,
-    ``failure_reason``) and left out, and the run goes on; a bad mode
-    still stops it first."""
+    int8 row beyond its precision's bound, ``check_row``). The fused model
+    is also checked against the multi-branch one, which catches a wrong
+    fold. Models are prepared one at a time to bound memory. With
+    ``failures`` (a dict), a row that cannot be built or checked is
+    recorded there (row name -> its reason, ``failure_reason``) and left
+    out, and the run goes on; a bad mode still stops it first.
+    ``resident``: True keeps every row loaded; False releases each once
+    checked (``Row.release``); None releases it only when the machine's
+    memory runs short (``memory_is_short``)."""
     parsed = [parse_mode(m) for m in modes]
     names = [p.name for p in parsed]
     if len(set(names)) != len(names):
@@ -214,13 +284,17 @@ def build_rows(specs: Sequence[ModelSpec], modes: Sequence[str],
             continue
         for mode, name in zip(parsed, row_names):
             try:
-                rows.append(checked_row(spec, forms, mode, builder,
-                                        reference, tolerance,
-                                        min_agreement))
+                row = checked_row(spec, forms, mode, builder, reference,
+                                  tolerance, min_agreement)
             except Exception as err:  # exporters and engines raise many kinds
                 if failures is None:
                     raise
                 failures[name] = failure_reason(err)
+                continue
+            rows.append(row)
+            if resident is False or (resident is None and memory_is_short()):
+                row.release()
+                gc.collect()
     return rows
 
 

@@ -77,9 +77,11 @@ def modes_by_model(specs: Sequence[ModelSpec],
 
 def build_all_rows(pairs, builder: RowBuilder, tolerance: float,
                    min_agreement: Optional[float],
-                   failures: Optional[Dict[str, str]]) -> List[Row]:
-    """``build_rows`` for each (model, modes) pair, ``failures`` as there;
-    every mode of every model is checked before any slow work."""
+                   failures: Optional[Dict[str, str]],
+                   resident: Optional[bool] = True) -> List[Row]:
+    """``build_rows`` for each (model, modes) pair, ``failures`` and
+    ``resident`` as there; every mode of every model is checked before any
+    slow work."""
     labels = [spec.label for spec, _ in pairs]
     if len(set(labels)) != len(labels):
         raise BenchmarkError(f'models {labels} appear twice')
@@ -90,7 +92,8 @@ def build_all_rows(pairs, builder: RowBuilder, tolerance: float,
     rows = []
     for spec, modes in pairs:
         rows += build_rows([spec], modes, builder, tolerance,
-                           min_agreement=min_agreement, failures=failures)
+                           min_agreement=min_agreement, failures=failures,
+                           resident=resident)
     return rows
 
 
@@ -103,7 +106,8 @@ def benchmark(specs: Sequence[ModelSpec], modes: ModesArgument,
               on_timing=None,
               profile: Optional[Sequence[str]] = None,
               min_agreement: Optional[float] = None,
-              keep_going: bool = False) -> BenchmarkReport:
+              keep_going: bool = False,
+              resident: Optional[bool] = None) -> BenchmarkReport:
     """Every model of ``specs`` in every mode of ``modes`` (or, with a dict
     from model label to modes, in its own), on one random input of
     ``shape`` (H, W; the first model's default otherwise).
@@ -125,6 +129,12 @@ def benchmark(specs: Sequence[ModelSpec], modes: ModesArgument,
     names rows (as ``--reference`` does) to profile part by part after the
     timing (``repseg.benchmark.profile``); an empty list profiles the first
     model's fastest row.
+
+    ``resident``: whether every row stays loaded (its model copy or engine
+    session) from its check to the end of the timing. None: as long as
+    the machine's memory allows (``memory_is_short``); once it does not,
+    every row is loaded for each call instead (``time_rows``), which the
+    report's environment records (``rows``).
     """
     if tolerance is None:
         tolerance = FP16_TOLERANCE if fp16 else TOLERANCE
@@ -142,7 +152,7 @@ def benchmark(specs: Sequence[ModelSpec], modes: ModesArgument,
         reference = find_row(names, reference)
         profiled = [find_row(names, text) for text in profile or ()]
         rows = build_all_rows(pairs, builder, tolerance, min_agreement,
-                              failures)
+                              failures, resident)
         if not rows:
             raise NoRowBuilt(failures)
         built = [row.name for row in rows]
@@ -152,12 +162,18 @@ def benchmark(specs: Sequence[ModelSpec], modes: ModesArgument,
         processor = detect_processor()
         env = environment(device, inputs, fp16, channels_last, repeat, warmup,
                           processor)
+        # One way of timing for every row of a run.
+        resident = all(row.run is not None for row in rows)
+        for row in rows if not resident else ():
+            row.release()
+        env['rows'] = ('kept loaded' if resident else
+                       'loaded for each call, one at a time in memory')
         if on_timing is not None:
             on_timing(env, rows)
         # The machine's multiply rates, before and after the timing (the
         # better of the two: a busy phase should not flatter the rows).
         before = peak_rates(device)
-        time_rows(rows, repeat, warmup, device)
+        time_rows(rows, repeat, warmup, device, resident)
         peaks = {precision: max(rate, before.get(precision, 0.0))
                  for precision, rate in peak_rates(device).items()}
         rate = env['gemm_macs_per_s'] = peaks['fp32']

@@ -17,9 +17,16 @@ from torch import Tensor
 
 class Timed(Protocol):
     """What timing needs of a row: the call to time, and a list that
-    collects its latencies (s)."""
+    collects its latencies (s); ``loaded`` and ``release`` for timing rows
+    that are not all kept loaded (``Row``'s)."""
     run: Callable[[], Tuple[Tensor, ...]]
     times: List[float]
+
+    def loaded(self) -> Callable[[], Tuple[Tensor, ...]]:
+        ...
+
+    def release(self) -> None:
+        ...
 
 
 def _synchronize(device: torch.device) -> None:
@@ -28,22 +35,33 @@ def _synchronize(device: torch.device) -> None:
 
 
 def time_rows(rows: Sequence[Timed], repeat: int, warmup: int,
-              device: str = 'cpu') -> None:
+              device: str = 'cpu', resident: bool = True) -> None:
     """Time every row ``repeat`` times, interleaved: repeat ``r`` runs all
     rows once, starting at row ``r mod len(rows)``, so that slow phases of a
     shared machine fall on every row alike. ``warmup`` untimed rounds first
-    (same interleaving). Latencies (s) go to ``row.times``."""
+    (same interleaving). Latencies (s) go to ``row.times``.
+
+    Not ``resident``: each row is loaded before each of its calls, called
+    once untimed (the first call's allocations and kernel choices), timed
+    and released, so that one row's memory is in use at a time."""
     device = torch.device(device)
     count = len(rows)
     for round_index in range(warmup + repeat):
         start = round_index % count
         for row in list(rows[start:]) + list(rows[:start]):
+            run = row.run if resident else row.loaded()
+            if not resident:
+                run()
             _synchronize(device)
             began = time.perf_counter()
-            row.run()
+            run()
             _synchronize(device)
             if round_index >= warmup:
                 row.times.append(time.perf_counter() - began)
+            if not resident:
+                del run
+                row.release()
+                gc.collect()
 
 
 def _best_time(call: Callable[[], object], device: torch.device,
@@ -127,6 +145,20 @@ def peak_rates(device: str = 'cpu') -> Dict[str, float]:
             if rate is not None}
 
 
+def memory_is_short(reserve: float = 0.25) -> bool:
+    """Whether the memory still available to programs (``MemAvailable`` of
+    /proc/meminfo) is below ``reserve`` of the machine's; False where it
+    cannot be read."""
+    try:
+        with open('/proc/meminfo') as meminfo:
+            fields = dict(line.split(':', 1) for line in meminfo)
+        available = int(fields['MemAvailable'].split()[0])
+        total = int(fields['MemTotal'].split()[0])
+    except (OSError, KeyError, ValueError):
+        return False
+    return available < reserve * total
+
+
 def _current_rss() -> int:
     with open('/proc/self/statm') as statm:
         return int(statm.read().split()[1]) * resource.getpagesize()
@@ -174,7 +206,8 @@ def measure_cuda_memory(row: Timed, device='cuda') -> int:
     gc.collect()
     torch.cuda.synchronize(device)
     torch.cuda.reset_peak_memory_stats(device)
+    run = row.loaded()
     before = torch.cuda.memory_allocated(device)
-    row.run()
+    run()
     torch.cuda.synchronize(device)
     return torch.cuda.max_memory_allocated(device) - before
