@@ -2,6 +2,7 @@
 rows, their interleaved timing, the output check, the exact rewrites, and
 errors."""
 import copy
+import dataclasses
 import json
 import re
 
@@ -443,6 +444,31 @@ def test_memory_is_short_reads_meminfo():
     from repseg.benchmark.timing import memory_is_short
     assert memory_is_short(reserve=0.0) is False
     assert memory_is_short(reserve=1.01) is True
+
+
+def test_fp32_rounding_beyond_the_bound_is_told_from_a_wrong_fold(tmp_path):
+    """Held to a bound below fp32's rounding, the fused model is accepted
+    because the fold is exact in float64; a wrong fold is not, at any
+    bound."""
+    spec = model_from_arch(dict(TINY_ARCH))
+    builder = tiny_builder(tmp_path)
+    sample = builder.inputs[:1]
+    forms, _ = benchmark_rows.checked_forms(spec, builder, sample, 1e-12)
+    assert set(forms) == {'fused', 'multi-branch'}
+    wrong = copy.deepcopy(spec)
+    with torch.no_grad():  # a BN the fold will see wrongly: shifted mean
+        bn = next(m for m in wrong.model.modules()
+                  if isinstance(m, torch.nn.BatchNorm2d))
+        bn.running_mean += 1.0
+    real_fused_form = benchmark_rows.fused_form
+    wrong_fold = lambda spec_, x: real_fused_form(
+        dataclasses.replace(spec_, model=spec.model), x)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(benchmark_rows, 'fused_form', wrong_fold)
+        for bound in (1e-12, 1e-4):
+            with pytest.raises(OutputMismatch, match='differs from the '
+                               'multi-branch one'):
+                benchmark_rows.checked_forms(wrong, builder, sample, bound)
 
 
 def test_rows_count_multiplications_of_their_kernels(tmp_path):

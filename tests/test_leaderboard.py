@@ -7,6 +7,7 @@ import json
 import pytest
 from helpers import load_tool
 
+import repseg.benchmark.rows as benchmark_rows
 import repseg.benchmark.run as benchmark_run
 from repseg.benchmark import leaderboard as lb
 from repseg.benchmark.modes import ENGINE_RUNTIMES
@@ -166,3 +167,22 @@ def test_cli_reports_a_model_without_any_row(failing_onnx_for_r18, tmp_path,
     assert entry['modes'] == ['fused+psp+onnx']
     assert (out / 'leaderboard.png').exists()
     assert '| Demo-R18 | 55.00 | test |' in capsys.readouterr().out
+
+
+def test_reduced_precision_agreement_is_recorded_not_required(monkeypatch):
+    """Random weights: a bf16 row picking the fp32 class at half the
+    positions is ranked, its agreement recorded; the benchmark's own bound
+    (``min_agreement=None``) refuses it."""
+    monkeypatch.setattr(benchmark_run, 'peak_rates',
+                        lambda device='cpu': dict(FAKE_PEAKS))
+    monkeypatch.setattr(benchmark_rows, 'argmax_agreement',
+                        lambda outputs, reference: 0.5)
+    (entry, ), _ = lb.run_leaderboard([A0], [SHAPE], repeat=1, warmup=0,
+                                      modes=['fused+psp+bf16'])
+    assert entry.precision == 'bf16' and entry.measured
+    assert entry.argmax_agreement == 0.5
+    (entry, ), _ = lb.run_leaderboard([A0], [SHAPE], repeat=1, warmup=0,
+                                      modes=['fused+psp+bf16'],
+                                      min_agreement=None)
+    assert not entry.measured
+    assert 'refused' in entry.failures['fused+psp+bf16']

@@ -309,11 +309,38 @@ def checked_forms(spec: ModelSpec, builder: RowBuilder, sample: Tensor,
         forms['multi-branch'] = spec.model
         multi_branch = eager_reference(spec, spec.model, builder)
         diff = relative_difference(reference, multi_branch)
-        if diff > tolerance:
+        if diff > tolerance and not fp32_rounding_explains(
+                spec, builder.inputs, sample, multi_branch, diff, tolerance):
             raise OutputMismatch(
                 f'{spec.label}: the fused model differs from the '
                 f'multi-branch one by {diff:.3e} (> {tolerance:g})')
     return forms, reference
+
+
+def fp32_rounding_explains(spec: ModelSpec, inputs: Tensor, sample: Tensor,
+                           multi_branch: Tuple[Tensor, ...], diff: float,
+                           tolerance: float) -> bool:
+    """Whether a fused model ``diff`` away from the multi-branch one is
+    fp32 rounding, not a wrong fold: in float64 the fold is within
+    ``tolerance``, while the multi-branch model's own fp32 outputs
+    (``multi_branch``) are further than ``tolerance`` from its float64 ones
+    and the fused model at most ``FP32_ROUNDING_FACTOR`` times that (deep
+    random-weight networks at large inputs round so)."""
+    model = copy.deepcopy(spec.model).double().cpu().eval()
+    fused = to_inference_form(model, sample.double().cpu())[0]
+    with torch.inference_mode():
+        exact = spec.forward(model)(inputs.double().cpu())
+        fused_exact = spec.forward(fused)(inputs.double().cpu())
+    fold = relative_difference(fused_exact, exact)
+    rounding = relative_difference(multi_branch, exact)
+    return (fold <= tolerance < rounding
+            and diff <= FP32_ROUNDING_FACTOR * rounding)
+
+
+#: How much further than the multi-branch model's own fp32 rounding the
+#: fused model may be (its weights are rounded products, its sums in
+#: another order).
+FP32_ROUNDING_FACTOR = 4.0
 
 
 def checked_row(spec: ModelSpec, forms: Dict[str, nn.Module], mode: Mode,

@@ -25,8 +25,10 @@ on them). Writes DIR/leaderboard.md (a table per shape, the Pareto front
 in bold, every failed mode's reason), DIR/leaderboard.json and
 DIR/leaderboard.png (latency on a log axis against mIoU, the Pareto front
 drawn, repseg's models marked apart). Reduced-precision rows are held to
-their precision's bounds (--min-agreement overrides the argmax one) and
-ranked in a table of their own.
+their precision's relative bound and ranked in a table of their own;
+their argmax agreement with the fp32 model is recorded, and refused below
+--min-agreement (default 0: with random weights it measures the logits'
+margins, not the engine).
 
 Example (a short run):
 
@@ -81,9 +83,10 @@ def parse_args(argv=None):
                        help='these benchmark modes for every model instead '
                        'of the candidates')
     parser.add_argument('--min-agreement', type=fraction, metavar='A',
+                        default=0.0,
                         help="bf16/int8 rows: smallest share of output "
                         "positions picking the fp32 model's class (default: "
-                        "the benchmark's per precision)")
+                        "0, recorded only: the weights are random)")
     parser.add_argument('--list', action='store_true',
                         help='print the models and their published mIoU, '
                         'then stop')
