@@ -294,15 +294,13 @@ def run_leaderboard(models: Sequence[Published] = LEADERBOARD_MODELS,
         results, failures = {}, {}
         run = dict(failures={}, skipped_precisions=skipped)
         if runnable:
-            extra = {} if min_agreement is None else dict(
-                min_agreement=min_agreement)  # None: the benchmark's own
             try:
                 report = benchmark(runnable, {s.label: run_modes[s.label]
                                               for s in runnable},
                                    shape=shape, repeat=repeat,
                                    warmup=warmup, keep_going=True,
                                    on_timing=on_timing, resident=False,
-                                   **extra)
+                                   min_agreement=min_agreement)
             except NoRowBuilt as err:
                 failures = err.failures
             else:

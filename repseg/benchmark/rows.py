@@ -211,14 +211,14 @@ class RowBuilder:
             def load():
                 return runner(mode.engine.backend(path, threads,
                                                   precision=mode.precision))
-        elif mode.runtime == 'eager':
-            def load():
-                return runner(self.runnable(spec, rewritten(), mode, inputs))
+            run = load()
         else:
+            run = runner(self.runnable(spec, model, mode, inputs))
             load = None
-        run = (load() if load is not None and mode.engine is not None
-               else runner(self.runnable(spec, model, mode, inputs)))
-        del model
+            if mode.runtime == 'eager':
+                def load():
+                    return runner(self.runnable(spec, rewritten(), mode,
+                                                inputs))
         return Row(spec.label, mode, run, inputs.shape[0], counted,
                    load=load)
 
